@@ -1,0 +1,37 @@
+"""Commands that are planned but not built yet. Each says so and exits non-zero, so that a
+pipeline calling one never mistakes it for success."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+PLANNED = {
+    "build": "Render every Flux Kustomization under --path exactly as kustomize-controller "
+             "would, and print the objects in apply order.",
+    "tree": "Show the Kustomizations as dependsOn layers, like `flux tree`.",
+    "validate": "Validate rendered manifests offline against Kubernetes, CRD and Flux schemas "
+                "and cross-object rules.",
+    "plan": "Render, validate and server-side dry-run against a cluster: what would be "
+            "created, configured, pruned.",
+    "apply": "Apply the Kustomizations in dependency order with server-side apply, wait for "
+             "health and prune what left Git.",
+    "drift": "Compare the cluster with Git and, with --correct, put it back.",
+    "publish": "Post a run report to the pull/merge request: commit status and one sticky "
+               "comment.",
+}
+
+
+def _placeholder(name: str, summary: str) -> click.Command:
+    def run(args: tuple[str, ...]) -> None:
+        click.secho(f"`gitops-runner {name}` is not implemented yet.", fg="yellow", err=True)
+        sys.exit(3)
+
+    return click.Command(name, callback=run, help=f"{summary}\n\nNot implemented yet: exits 3.",
+                         short_help=f"(not implemented yet) {summary.split('.')[0]}",
+                         context_settings={"ignore_unknown_options": True},
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)])
+
+
+COMMANDS = [_placeholder(name, summary) for name, summary in PLANNED.items()]
