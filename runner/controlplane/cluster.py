@@ -49,7 +49,8 @@ class ClusterState:
     @classmethod
     def load(cls, directory: Path) -> ClusterState:
         data = json.loads((directory / STATE_FILE).read_text())
-        started = [ProcessInfo(p["name"], p["pid"], p["executable"], Path(p["log_file"]))
+        started = [ProcessInfo(p["name"], p["pid"], p["executable"], Path(p["log_file"]),
+                               p["start_ticks"])
                    for p in data["processes"]]
         return cls(data["name"], Path(data["directory"]), data["server"],
                    Path(data["kubeconfig"]), data["kubernetes_version"], started)

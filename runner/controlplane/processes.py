@@ -1,8 +1,8 @@
 """Starting, watching and stopping the control plane's processes.
 
 Each process gets its own log file and its own session (so Ctrl-C in a terminal or the end of
-the CLI command that started it does not kill it). Stopping checks a pid's command line
-before signalling it, so a recycled pid of somebody else's process is never killed.
+the CLI command that started it does not kill it). A process is identified by its pid and
+its start time (from /proc), so a recycled pid of somebody else's process is never signalled.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class ProcessInfo:
     pid: int
     executable: str
     log_file: Path
+    start_ticks: int  # /proc/<pid>/stat field 22: the same pid started later differs here
 
 
 def free_port() -> int:
@@ -46,19 +47,24 @@ def start(name: str, executable: Path, args: list[str], log_dir: Path) -> Proces
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    return ProcessInfo(name, process.pid, str(executable), log_file)
+    return ProcessInfo(name, process.pid, str(executable), log_file,
+                       int(_stat_fields(process.pid)[19]))
 
 
 def is_running(info: ProcessInfo) -> bool:
-    """True if `info.pid` is alive and is still the executable we started."""
+    """True if `info.pid` is alive and is still the process we started."""
     try:
-        cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{info.pid}/stat").read_text()
-    except OSError:
+        fields = _stat_fields(info.pid)
+    except (OSError, IndexError, ValueError):
         return False
     # A zombie (state Z) has exited; it lingers only until its parent reaps it.
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state != "Z" and cmdline.split(b"\0", 1)[0].decode() == info.executable
+    return fields[0] != "Z" and int(fields[19]) == info.start_ticks
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the `(comm)` field: [state, ppid, ...]; [19] is the start time.
+    (The command line is not used: it reads empty for a moment while a process execs.)"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def stop(info: ProcessInfo, grace_seconds: float = 10.0) -> None:
