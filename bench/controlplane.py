@@ -19,24 +19,28 @@ import time
 from pathlib import Path
 
 from bench.common import markdown_table, write_results
+from runner import gobuild
 from runner.controlplane import binaries
 from runner.controlplane.cluster import LocalCluster, StartOptions
 from runner.kube.client import KubeClient
 
 
 def cold_build_seconds() -> float:
-    with tempfile.TemporaryDirectory(prefix="bench-gocache-") as gocache:
-        previous = os.environ.get("GOCACHE")
-        os.environ["GOCACHE"] = gocache
+    """Build all five binaries with an empty GOCACHE into a throwaway binary cache."""
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+        saved = {name: os.environ.get(name) for name in ("GOCACHE", gobuild.CACHE_DIR_ENV)}
+        os.environ["GOCACHE"] = f"{scratch}/gocache"
+        os.environ[gobuild.CACHE_DIR_ENV] = f"{scratch}/bin"
         try:
             started = time.perf_counter()
-            binaries.build_into(Path(gocache) / "bin", log=print)
+            binaries.locate(log=print)
             return time.perf_counter() - started
         finally:
-            if previous is None:
-                del os.environ["GOCACHE"]
-            else:
-                os.environ["GOCACHE"] = previous
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def deployment_available_seconds(client: KubeClient) -> float:

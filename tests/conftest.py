@@ -24,7 +24,7 @@ CORPORA = REPO_ROOT.parent / "shared" / "corpora"
 
 def _control_plane_available() -> str | None:
     """None if a control plane can be started, else why not (Go truly absent)."""
-    if binaries.missing_binaries(binaries.cached_bin_dir()) == []:
+    if binaries.all_cached():
         return None
     explicit = binaries._env_path(binaries.BIN_DIR_ENV)
     if explicit is not None or shutil.which("go"):

@@ -36,7 +36,8 @@ def build(bin_dir: Path | None) -> None:
     """Build (or find in the cache) etcd, kube-apiserver, kube-controller-manager,
     kube-scheduler and kwok, pinned by the Go modules shipped with the runner."""
     found = binaries.locate(bin_dir, log=_log)
-    click.echo(str(found.directory))
+    for name in binaries.BINARY_NAMES:
+        click.echo(str(found.path(name)))
 
 
 name_option = click.option("--name", default="local", show_default=True,
