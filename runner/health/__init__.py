@@ -1,0 +1,1 @@
+"""Health: whether applied objects are ready, by the kstatus rules."""
