@@ -7,6 +7,8 @@ package prints tracebacks for these.
 
 from __future__ import annotations
 
+import copy
+
 
 class RunnerError(Exception):
     """A failure caused by the input, the environment or the cluster, explained for a user."""
@@ -20,3 +22,12 @@ class RunnerError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+    def located(self, where: str) -> RunnerError:
+        """A copy of this error (same type and hint) whose message starts with `where`."""
+        if self.message.startswith(where):
+            return self
+        clone = copy.copy(self)
+        clone.message = f"{where}: {self.message}"
+        clone.args = (clone.message,)
+        return clone

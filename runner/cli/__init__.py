@@ -11,7 +11,7 @@ import sys
 import click
 
 from runner import __version__
-from runner.cli import cluster, demo, placeholders
+from runner.cli import build, cluster, demo, placeholders, tree
 from runner.errors import RunnerError
 
 
@@ -46,6 +46,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+main.add_command(build.build)
+main.add_command(tree.tree)
 main.add_command(cluster.cluster)
 main.add_command(demo.demo)
 for command in placeholders.COMMANDS:

@@ -8,9 +8,6 @@ import sys
 import click
 
 PLANNED = {
-    "build": "Render every Flux Kustomization under --path exactly as kustomize-controller "
-             "would, and print the objects in apply order.",
-    "tree": "Show the Kustomizations as dependsOn layers, like `flux tree`.",
     "validate": "Validate rendered manifests offline against Kubernetes, CRD and Flux schemas "
                 "and cross-object rules.",
     "plan": "Render, validate and server-side dry-run against a cluster: what would be "

@@ -1,0 +1,1 @@
+"""Applying: server-side apply in Flux's stages, health waits, inventory and pruning."""

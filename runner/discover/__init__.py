@@ -1,0 +1,1 @@
+"""Discovery: the Flux Kustomizations of a cluster path, their sources and dependencies."""

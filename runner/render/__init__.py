@@ -1,0 +1,1 @@
+"""Rendering: Flux Kustomizations built into the objects kustomize-controller would apply."""
