@@ -60,6 +60,8 @@ def render_repository(path: Path, repository_root: Path | None, sources: tuple[s
 
 
 def report_render_errors(result: RepositoryRender) -> None:
+    for warning in result.warnings():
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     for error in result.errors():
         click.secho(f"error: {error.message}", fg="red", err=True)
         if error.hint:

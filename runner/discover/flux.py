@@ -19,6 +19,7 @@ SOURCE_GROUP = "source.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TIMEOUT_SECONDS = 300.0  # Flux: spec.timeout defaults to spec.interval, typically 5m+
+LEGACY_FIELDS = ("patchesStrategicMerge", "patchesJson6902")
 SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "Bucket", "HelmRepository",
                           "HelmChart", "ExternalArtifact"})
 
@@ -90,6 +91,7 @@ class Kustomization:
     common_annotations: dict[str, str] = field(default_factory=dict)
     defined_by: str = ""  # the Kustomization (ns/name) whose render contained this one
     parent: NamespacedName | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> NamespacedName:
@@ -169,6 +171,9 @@ def parse_kustomization(manifest: Manifest, default_namespace: str = DEFAULT_NAM
         common_annotations={str(k): str(v)
                             for k, v in (common.get("annotations") or {}).items()},
         defined_by=defined_by,
+        warnings=[f"{where}: spec.{name} is ignored: Flux 2 reads Kustomizations as v1, "
+                  "which has no such field; move the patches to spec.patches"
+                  for name in LEGACY_FIELDS if spec.get(name)],
     )
 
 

@@ -8,12 +8,12 @@ real file or directory, and only the target directory's kustomization file is ou
 references (`../base`) resolve exactly as in the checkout, builds of different
 Kustomizations never share a file, and the checkout is never written.
 
-The edits follow fluxcd/pkg/kustomize `Generator.GenerateManifest`, in its order.
+The edits follow fluxcd/pkg/kustomize `Generator.GenerateManifest`, in its order, applied to
+a v1 Kustomization as kustomize-controller decodes it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,17 +178,8 @@ def apply_flux_spec(kustomization: dict[str, Any], spec: dict[str, Any], target:
     if patches:
         kustomization["patches"] = [*(kustomization.get("patches") or []), *patches]
     _add_components(kustomization, spec, target)
-    strategic = [json.dumps(p, separators=(",", ":"))
-                 for p in spec.get("patchesStrategicMerge") or []]
-    if strategic:
-        kustomization["patchesStrategicMerge"] = [
-            *(kustomization.get("patchesStrategicMerge") or []), *strategic]
-    json6902 = [{"patch": json.dumps(p.get("patch"), separators=(",", ":")),
-                 "target": _selector(p.get("target") or {})}
-                for p in spec.get("patchesJson6902") or []]
-    if json6902:
-        kustomization["patchesJson6902"] = [
-            *(kustomization.get("patchesJson6902") or []), *json6902]
+    # spec.patchesStrategicMerge / patchesJson6902 (v1beta2) are not read: Flux 2.x decodes
+    # every Kustomization as v1, which has no such fields (parse_kustomization warns).
     _merge_images(kustomization, spec.get("images") or [])
     if spec.get("buildMetadata"):
         kustomization["buildMetadata"] = list(spec["buildMetadata"])

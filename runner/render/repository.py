@@ -60,6 +60,9 @@ class RepositoryRender:
     def ok(self) -> bool:
         return not self.problems and all(r.ok for r in self.kustomizations.values())
 
+    def warnings(self) -> list[str]:
+        return [w for r in self.kustomizations.values() for w in r.kustomization.warnings]
+
     def errors(self) -> list[RunnerError]:
         return [*self.problems, *(r.error for r in self.kustomizations.values() if r.error)]
 
