@@ -22,7 +22,7 @@ EXAMPLES = REPO_ROOT / "examples"
 CORPORA = REPO_ROOT.parent / "shared" / "corpora"
 
 
-def _control_plane_available() -> str | None:
+def control_plane_skip_reason() -> str | None:
     """None if a control plane can be started, else why not (Go truly absent)."""
     if binaries.all_cached():
         return None
@@ -34,7 +34,7 @@ def _control_plane_available() -> str | None:
 
 @pytest.fixture(scope="session")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    reason = _control_plane_available()
+    reason = control_plane_skip_reason()
     if reason:
         print(f"SKIPPING cluster tests: {reason}")
         pytest.skip(reason)

@@ -11,7 +11,7 @@ import sys
 import click
 
 from runner import __version__
-from runner.cli import build, cluster, demo, placeholders, tree
+from runner.cli import apply, build, cluster, demo, placeholders, plan, tree
 from runner.errors import RunnerError
 
 
@@ -48,6 +48,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 main.add_command(build.build)
 main.add_command(tree.tree)
+main.add_command(plan.plan)
+main.add_command(apply.apply)
 main.add_command(cluster.cluster)
 main.add_command(demo.demo)
 for command in placeholders.COMMANDS:

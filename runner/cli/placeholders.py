@@ -10,10 +10,6 @@ import click
 PLANNED = {
     "validate": "Validate rendered manifests offline against Kubernetes, CRD and Flux schemas "
                 "and cross-object rules.",
-    "plan": "Render, validate and server-side dry-run against a cluster: what would be "
-            "created, configured, pruned.",
-    "apply": "Apply the Kustomizations in dependency order with server-side apply, wait for "
-             "health and prune what left Git.",
     "drift": "Compare the cluster with Git and, with --correct, put it back.",
     "publish": "Post a run report to the pull/merge request: commit status and one sticky "
                "comment.",

@@ -50,7 +50,7 @@ class ClusterState:
     def load(cls, directory: Path) -> ClusterState:
         data = json.loads((directory / STATE_FILE).read_text())
         started = [ProcessInfo(p["name"], p["pid"], p["executable"], Path(p["log_file"]),
-                               p["start_ticks"])
+                               p["start_ticks"], tuple(p.get("args", ())))
                    for p in data["processes"]]
         return cls(data["name"], Path(data["directory"]), data["server"],
                    Path(data["kubeconfig"]), data["kubernetes_version"], started)
@@ -104,6 +104,29 @@ class LocalCluster:
         for info in reversed(self.state.processes):
             processes.stop(info)
         shutil.rmtree(self.state.directory, ignore_errors=True)
+
+    def kill(self, name: str) -> None:
+        """Stop one process abruptly (SIGKILL), as a crash would; for fault tests."""
+        info = self._process(name)
+        processes.stop(info, grace_seconds=0)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a stopped (or running) process again with its original arguments."""
+        info = self._process(name)
+        processes.stop(info)
+        fresh = processes.start(name, Path(info.executable), list(info.args),
+                                info.log_file.parent)
+        self.state.processes[self.state.processes.index(info)] = fresh
+        self.state.save()
+        if name == "kube-apiserver":
+            keys_dir = self.state.directory / "pki"
+            config = self.cluster_config()
+            processes.wait_until(
+                fresh, lambda: _http_ok(f"{self.state.server}/readyz", keys_dir / "ca.crt",
+                                        config.token), timeout, "/readyz")
+
+    def _process(self, name: str) -> ProcessInfo:
+        return next(p for p in self.state.processes if p.name == name)
 
     def __enter__(self) -> LocalCluster:
         return self

@@ -28,6 +28,7 @@ class ProcessInfo:
     executable: str
     log_file: Path
     start_ticks: int  # /proc/<pid>/stat field 22: the same pid started later differs here
+    args: tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -48,7 +49,7 @@ def start(name: str, executable: Path, args: list[str], log_dir: Path) -> Proces
             start_new_session=True,
         )
     return ProcessInfo(name, process.pid, str(executable), log_file,
-                       int(_stat_fields(process.pid)[19]))
+                       int(_stat_fields(process.pid)[19]), tuple(args))
 
 
 def is_running(info: ProcessInfo) -> bool:
@@ -78,7 +79,10 @@ def stop(info: ProcessInfo, grace_seconds: float = 10.0) -> None:
             return
         time.sleep(0.05)
     os.kill(info.pid, signal.SIGKILL)
-    _reap(info.pid)
+    deadline = time.monotonic() + 5.0
+    while is_running(info) and time.monotonic() < deadline:
+        _reap(info.pid)
+        time.sleep(0.02)
 
 
 def _reap(pid: int) -> None:

@@ -62,16 +62,14 @@ class KubeClient:
         self._headers = {"Accept": "application/json", "User-Agent": "gitops-runner"}
         if config.token:
             self._headers["Authorization"] = f"Bearer {config.token}"
-        self._pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=pool_size,
-            block=True,
-            cert_reqs="CERT_REQUIRED" if config.verify_tls else "CERT_NONE",
-            ca_certs=config.ca_file,
-            cert_file=config.client_cert_file,
-            key_file=config.client_key_file,
-            retries=False,
-        )
+        tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if config.verify_tls else "CERT_NONE",
+                               "ca_certs": config.ca_file, "cert_file": config.client_cert_file,
+                               "key_file": config.client_key_file}
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=True,
+                                         retries=False, **tls)
+        # Watches hold a connection for their whole life: never let them starve requests.
+        self._watch_pool = urllib3.PoolManager(num_pools=4, maxsize=64, block=False,
+                                               retries=False, **tls)
 
     def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                 body: object = None, content_type: str = "application/json",
@@ -123,29 +121,29 @@ class KubeClient:
 
     def watch(self, path: str, params: Mapping[str, str] | None = None,
               timeout_seconds: int = 60) -> Iterator[JSON]:
-        """Yield watch events ({type, object}) for a collection until the server closes it."""
+        """Yield watch events ({type, object}) for a collection until the server closes it.
+        A dropped connection raises ApiUnavailable, like any other request."""
         query = {**(params or {}), "watch": "1", "timeoutSeconds": str(timeout_seconds),
                  "allowWatchBookmarks": "true"}
-        url = self._url(path, query)
-        response = self._pool.request("GET", url, headers=self._headers, preload_content=False,
-                                      timeout=urllib3.Timeout(connect=10,
-                                                              read=timeout_seconds + 10))
+        timeout = urllib3.Timeout(connect=10, read=timeout_seconds + 10)
         self.request_count += 1
         try:
-            if response.status >= 400:
-                raise ApiError("WATCH", path, response.status, _loads(response.read()))
-            buffer = b""
-            for chunk in response.stream(65536):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield orjson.loads(line)
-        finally:
-            response.release_conn()
+            response = self._watch_pool.request("GET", self._url(path, query),
+                                                headers=self._headers, preload_content=False,
+                                                timeout=timeout)
+            try:
+                if response.status >= 400:
+                    raise ApiError("WATCH", path, response.status, _loads(response.read()))
+                yield from _events(response)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.HTTPError as error:
+            raise ApiUnavailable(f"watch of {path} on {self.config.server} broke: {error}",
+                                 "check that the cluster is up") from error
 
     def close(self) -> None:
         self._pool.clear()
+        self._watch_pool.clear()
 
     def _url(self, path: str, params: Mapping[str, str] | None) -> str:
         url = self.config.server + path
@@ -170,6 +168,16 @@ class KubeClient:
         if response.status >= 400:
             raise ApiError(method, path, response.status, body)
         return body
+
+
+def _events(response: urllib3.BaseHTTPResponse) -> Iterator[JSON]:
+    buffer = b""
+    for chunk in response.stream(65536):
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield orjson.loads(line)
 
 
 def _loads(data: bytes) -> JSON:

@@ -1,0 +1,245 @@
+"""Server-side apply of one object, the way fluxcd/pkg/ssa does it.
+
+For each object: server-side dry-run with our field manager (force), compare with the live
+object, and write only if something changed — identical applies are never sent, because
+several Kubernetes bugs made them write anyway. Fields owned by `kubectl` (Apply, Update) and
+`before-first-apply` (Update) are taken over first, and kubectl's last-applied annotation
+removed, so that a field deleted from Git is deleted from the cluster (unless the object says
+`kustomize.toolkit.fluxcd.io/ssa: Merge`). Per-object annotations as in Flux: `ssa: Ignore`,
+`ssa: IfNotPresent`, `reconcile: disabled`, `force: enabled`.
+
+Beyond Flux: an object is deleted and recreated only when the API server's error causes say
+a field is immutable and force is on (Flux recreates on any Invalid/Conflict error).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from runner.apply.changes import Action, Change
+from runner.kube.client import ApiError, KubeClient
+from runner.kube.discovery import Resource, ResourceMapper, UnknownKind
+from runner.manifest import Manifest, ObjectKey, annotations_of
+from runner.yamlio import dump
+
+FIELD_MANAGER = "gitops-runner"
+SSA_ANNOTATION = "kustomize.toolkit.fluxcd.io/ssa"
+RECONCILE_ANNOTATION = "kustomize.toolkit.fluxcd.io/reconcile"
+FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+TAKEN_OVER = frozenset({("kubectl", "Apply"), ("kubectl", "Update"),
+                        ("before-first-apply", "Update")})
+VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp",
+                     "uid", "selfLink")
+DELETE_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    field_manager: str = FIELD_MANAGER
+    force: bool = False  # Kustomization spec.force: recreate on immutable-field errors
+    dry_run: bool = False  # plan: compute the change, write nothing
+    with_diff: bool = False
+
+
+class Applier:
+    """Applies objects to one cluster; thread-safe, with `workers` requests in flight."""
+
+    def __init__(self, client: KubeClient, mapper: ResourceMapper, workers: int = 8) -> None:
+        self.client = client
+        self.mapper = mapper
+        self.workers = workers
+
+    def apply_all(self, manifests: list[Manifest], options: ApplyOptions) -> list[Change]:
+        """Apply (or dry-run) every object concurrently; results in input order."""
+        if len(manifests) <= 1:
+            return [self.apply(m, options) for m in manifests]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(lambda m: self.apply(m, options), manifests))
+
+    def apply(self, manifest: Manifest, options: ApplyOptions) -> Change:
+        key = ObjectKey.of(manifest)
+        version = str(manifest.get("apiVersion", "")).rsplit("/", 1)[-1]
+        skip = _skip_reason(manifest)
+        if skip:
+            return Change(key, Action.SKIPPED, version, skip)
+        try:
+            resource = self.mapper.resource_for(str(manifest["apiVersion"]), key.kind)
+            change = self._apply(manifest, resource, key, options)
+        except UnknownKind as error:
+            return Change(key, Action.FAILED, version, error.message)
+        except ApiError as error:
+            return Change(key, Action.FAILED, version, error.api_message)
+        change.version = version
+        return change
+
+    def _apply(self, manifest: Manifest, resource: Resource, key: ObjectKey,
+               options: ApplyOptions) -> Change:
+        manifest = with_namespace(manifest, resource)
+        path = resource.object_path(key.name, manifest["metadata"].get("namespace"))
+        live = self.client.get_or_none(path)
+        policy = annotations_of(manifest).get(SSA_ANNOTATION, "").lower()
+        if live is not None and policy == "ifnotpresent":
+            return Change(key, Action.SKIPPED, reason="exists (ssa: IfNotPresent)")
+        taken_over = False
+        if live is not None and policy != "merge" and not options.dry_run:
+            taken_over = self._take_over(path, live, options.field_manager)
+        try:
+            dry = self.client.apply(path, manifest, options.field_manager, dry_run=True)
+        except ApiError as error:
+            if not is_immutable_error(error):
+                raise
+            return self._immutable(manifest, path, live, key, error, options)
+        action = Action.CREATED if live is None else (
+            Action.CONFIGURED if taken_over or differs(live, dry) else Action.UNCHANGED)
+        # Diffs for changed objects only: a created object is all new, its diff is noise.
+        diff = object_diff(live, dry) if options.with_diff and action == Action.CONFIGURED \
+            and live is not None else None
+        if action != Action.UNCHANGED and not options.dry_run:
+            self.client.apply(path, manifest, options.field_manager)
+        return Change(key, action, diff=diff)
+
+    def _immutable(self, manifest: Manifest, path: str, live: Manifest | None, key: ObjectKey,
+                   error: ApiError, options: ApplyOptions) -> Change:
+        fields = ", ".join(c.get("field", "?") for c in error.causes) or "a field"
+        forced = options.force or annotations_of(manifest).get(FORCE_ANNOTATION) == "enabled"
+        if not forced or live is None:
+            return Change(
+                key, Action.FAILED,
+                reason=f"immutable field changed ({fields}): {error.api_message}; set "
+                       f"spec.force: true or annotate {FORCE_ANNOTATION}: enabled to recreate")
+        if options.dry_run:
+            return Change(key, Action.RECREATED, reason=f"immutable: {fields}")
+        self.client.delete(path, uid=live["metadata"]["uid"])
+        self._wait_gone(path, str(live["metadata"]["uid"]))
+        self.client.apply(path, manifest, options.field_manager)
+        return Change(key, Action.RECREATED, reason=f"immutable: {fields}")
+
+    def _wait_gone(self, path: str, uid: str) -> None:
+        deadline = time.monotonic() + DELETE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            current = self.client.get_or_none(path)
+            if current is None or current["metadata"].get("uid") != uid:
+                return
+            time.sleep(0.2)
+        raise ApiError("DELETE", path, 504, {"message": "object was not deleted in time "
+                                                        "(finalizers?)"})
+
+    def _take_over(self, path: str, live: Manifest, manager: str) -> bool:
+        """Give our manager the fields of kubectl / before-first-apply (Flux's cleanup)."""
+        metadata = live.get("metadata") or {}
+        entries = metadata.get("managedFields") or []
+        ours = [e for e in entries if (e.get("manager"), e.get("operation")) in TAKEN_OVER]
+        has_last_applied = LAST_APPLIED in (metadata.get("annotations") or {})
+        if not ours and not has_last_applied:
+            return False
+        patch: list[dict[str, Any]] = [
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": metadata.get("resourceVersion")}]
+        if ours:
+            patch.append({"op": "replace", "path": "/metadata/managedFields",
+                          "value": merged_managed_fields(entries, manager)})
+        if has_last_applied:
+            patch.append({"op": "remove",
+                          "path": "/metadata/annotations/" + LAST_APPLIED.replace("/", "~1")})
+        self.client.request("PATCH", path, body=patch,
+                            content_type="application/json-patch+json")
+        return True
+
+
+
+def _skip_reason(manifest: Manifest) -> str:
+    notes = annotations_of(manifest)
+    if notes.get(RECONCILE_ANNOTATION, "").lower() == "disabled":
+        return f"{RECONCILE_ANNOTATION}: disabled"
+    if notes.get(SSA_ANNOTATION, "").lower() == "ignore":
+        return f"{SSA_ANNOTATION}: Ignore"
+    return ""
+
+
+def with_namespace(manifest: Manifest, resource: Resource) -> Manifest:
+    """Namespaced objects without a namespace go to `default`, as kubectl does."""
+    metadata = manifest.get("metadata") or {}
+    if resource.namespaced and not metadata.get("namespace"):
+        manifest = {**manifest, "metadata": {**metadata, "namespace": "default"}}
+    return manifest
+
+
+def is_immutable_error(error: ApiError) -> bool:
+    return error.status == 422 and any("immutable" in str(c.get("message", "")).lower()
+                                       for c in error.causes)
+
+
+def comparable(obj: Manifest) -> Manifest:
+    """An object without status and server-managed metadata, for comparison and diffs."""
+    clean = copy.deepcopy(obj)
+    clean.pop("status", None)
+    metadata = clean.get("metadata") or {}
+    for name in VOLATILE_METADATA:
+        metadata.pop(name, None)
+    return clean
+
+
+def differs(live: Manifest, dry: Manifest) -> bool:
+    """Flux's rule: labels or annotations differ, or the rest (no metadata, no status) does."""
+    live_meta, dry_meta = live.get("metadata") or {}, dry.get("metadata") or {}
+    for name in ("labels", "annotations"):
+        if (live_meta.get(name) or {}) != (dry_meta.get(name) or {}):
+            return True
+    strip = ("metadata", "status")
+    return {k: v for k, v in live.items() if k not in strip} != \
+        {k: v for k, v in dry.items() if k not in strip}
+
+
+def object_diff(live: Manifest | None, desired: Manifest) -> str:
+    """A unified YAML diff, Secret values masked."""
+    before = dump(mask_secret(comparable(live))) if live is not None else ""
+    after = dump(mask_secret(comparable(desired), compare_with=live))
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                        "live", "desired"))
+
+
+def mask_secret(obj: Manifest, compare_with: Manifest | None = None) -> Manifest:
+    """Secret values replaced by `***`, or `*** (changed)` where they differ from the other."""
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
+        return obj
+    masked = dict(obj)
+    for field in ("data", "stringData"):
+        values = obj.get(field) or {}
+        other = (compare_with or {}).get(field) or {} if compare_with is not None else values
+        if values:
+            masked[field] = {k: "***" if other.get(k) == v else "*** (changed)"
+                             for k, v in values.items()}
+    return masked
+
+
+def merged_managed_fields(entries: list[dict[str, Any]], manager: str) -> list[dict[str, Any]]:
+    """managedFields with the taken-over managers' fields merged into our Apply entry."""
+    kept: list[dict[str, Any]] = []
+    taken: list[dict[str, Any]] = []
+    for entry in entries:
+        target = taken if (entry.get("manager"), entry.get("operation")) in TAKEN_OVER else kept
+        target.append(entry)
+    ours = next((e for e in kept if e.get("manager") == manager
+                 and e.get("operation") == "Apply"), None)
+    if ours is None:
+        ours = {**taken[0], "manager": manager, "operation": "Apply", "fieldsV1": {}}
+        kept.append(ours)
+    for entry in taken:
+        ours["fieldsV1"] = _union(ours.get("fieldsV1") or {}, entry.get("fieldsV1") or {})
+    return kept
+
+
+def _union(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(left)
+    for key, value in right.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _union(merged[key], value)
+        else:
+            merged.setdefault(key, value)
+    return merged

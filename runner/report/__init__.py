@@ -1,0 +1,1 @@
+"""Reporting: the run report, and its human, JSON and markdown forms."""
