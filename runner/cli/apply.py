@@ -30,6 +30,7 @@ from runner.cli.run_options import cluster_options, emit, engine_options, health
               help="Revision to record (default: the Git commit of --path).")
 def apply(path: Path, repository_root: Path | None, sources: tuple[str, ...],
           strict_substitute: bool, use_cache: bool, concurrency: int | None,
+         changed_since: str | None,
           kubeconfig: Path | None, context: str | None, local_cluster: bool,
           kustomization_concurrency: int, object_concurrency: int, apply_flux_objects: bool,
           wait_for_jobs: bool, wait_for_load_balancers: bool, report_file: Path | None,
@@ -45,7 +46,8 @@ def apply(path: Path, repository_root: Path | None, sources: tuple[str, ...],
     Kustomization are skipped. One runner at a time holds the cluster's lock. Exit 0 when
     everything applied and is healthy, 1 otherwise.
     """
-    result = render_checked(path, repository_root, sources, strict_substitute, use_cache)
+    result = render_checked(path, repository_root, sources, strict_substitute, use_cache,
+                            changed_since)
     options = EngineOptions(concurrency=kustomization_concurrency,
                             object_workers=object_concurrency,
                             apply_flux_objects=apply_flux_objects,

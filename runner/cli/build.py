@@ -25,6 +25,7 @@ from runner.yamlio import dump_all
               show_default=True)
 def build(path: Path, repository_root: Path | None, sources: tuple[str, ...],
           strict_substitute: bool, use_cache: bool, concurrency: int | None,
+         changed_since: str | None,
           only: str | None, output: str) -> None:
     """Render every Flux Kustomization under --path exactly as kustomize-controller would.
 
@@ -34,7 +35,7 @@ def build(path: Path, repository_root: Path | None, sources: tuple[str, ...],
     failed (the others are still printed), 2 when the command could not run.
     """
     result = render_repository(path, repository_root, sources, strict_substitute, use_cache,
-                               concurrency)
+                               concurrency, changed_since)
     selected = _select(result, only)
     if output == "json":
         click.echo(orjson.dumps(_as_json(result, selected), option=orjson.OPT_INDENT_2))

@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
+from runner.discover import git
 from runner.discover.sources import parse_source_option
-from runner.render import cache
+from runner.render import cache, changes
 from runner.render.cache import RenderCache
 from runner.render.repository import RenderOptions, RepositoryRender, render
 
@@ -35,6 +36,9 @@ _RENDER_OPTIONS = [
                  help="Reuse kustomize outputs whose input files are unchanged."),
     click.option("--concurrency", type=click.IntRange(1, 64), default=None,
                  help="Parallel kustomize builds (default: 2 x CPUs)."),
+    click.option("--changed-since", metavar="REF", default=None,
+                 help="Only the Kustomizations whose inputs changed since this Git ref "
+                      "(e.g. origin/main), and those that depend on them."),
 ]
 
 
@@ -45,8 +49,8 @@ def render_options(command: F) -> F:
 
 
 def render_repository(path: Path, repository_root: Path | None, sources: tuple[str, ...],
-                      strict_substitute: bool, use_cache: bool,
-                      concurrency: int | None) -> RepositoryRender:
+                      strict_substitute: bool, use_cache: bool, concurrency: int | None,
+                      changed_since: str | None = None) -> RepositoryRender:
     options = RenderOptions(
         path=path,
         repository_root=repository_root,
@@ -56,7 +60,12 @@ def render_repository(path: Path, repository_root: Path | None, sources: tuple[s
     )
     if concurrency:
         options.concurrency = concurrency
-    return render(options)
+    result = render(options)
+    if changed_since:
+        selected = changes.affected(result, git.changed_files(path, changed_since),
+                                    lambda file: git.read_at(file, changed_since))
+        changes.keep_only(result, selected)
+    return result
 
 
 def report_render_errors(result: RepositoryRender) -> None:

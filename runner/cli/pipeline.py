@@ -20,10 +20,11 @@ from runner.report.model import RunReport
 
 
 def render_checked(path: Path, repository_root: Path | None, sources: tuple[str, ...],
-                   strict_substitute: bool, use_cache: bool) -> RepositoryRender:
+                   strict_substitute: bool, use_cache: bool,
+                   changed_since: str | None) -> RepositoryRender:
     """Render; exit 2 (nothing written) if any Kustomization failed or the graph is broken."""
     result = render_repository(path, repository_root, sources, strict_substitute, use_cache,
-                               None)
+                               None, changed_since)
     graph_error = _graph_error(result)
     if not result.ok or graph_error:
         report_render_errors(result)

@@ -19,6 +19,7 @@ from runner.cli.run_options import cluster_options, emit, engine_options, health
 @engine_options
 def plan(path: Path, repository_root: Path | None, sources: tuple[str, ...],
          strict_substitute: bool, use_cache: bool, concurrency: int | None,
+         changed_since: str | None,
          kubeconfig: Path | None, context: str | None, local_cluster: bool,
          kustomization_concurrency: int, object_concurrency: int, apply_flux_objects: bool,
          wait_for_jobs: bool, wait_for_load_balancers: bool, report_file: Path | None,
@@ -30,7 +31,8 @@ def plan(path: Path, repository_root: Path | None, sources: tuple[str, ...],
     values masked), pruned, unchanged or skipped, and why. Exit 0 when nothing would change,
     1 when something would, 2 on error (like `flux diff`).
     """
-    result = render_checked(path, repository_root, sources, strict_substitute, use_cache)
+    result = render_checked(path, repository_root, sources, strict_substitute, use_cache,
+                            changed_since)
     options = EngineOptions(dry_run=True, concurrency=kustomization_concurrency,
                             object_workers=object_concurrency,
                             apply_flux_objects=apply_flux_objects,

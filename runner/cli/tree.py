@@ -23,6 +23,7 @@ from runner.render.repository import RenderedKustomization, RepositoryRender
               show_default=True)
 def tree(path: Path, repository_root: Path | None, sources: tuple[str, ...],
          strict_substitute: bool, use_cache: bool, concurrency: int | None,
+         changed_since: str | None,
          output: str) -> None:
     """Show the Kustomizations under --path as dependsOn layers.
 
@@ -32,7 +33,7 @@ def tree(path: Path, repository_root: Path | None, sources: tuple[str, ...],
     is an error naming it (exit 1).
     """
     result = render_repository(path, repository_root, sources, strict_substitute, use_cache,
-                               concurrency)
+                               concurrency, changed_since)
     layers = graph.layers(result.by_id())  # DependencyError -> exit 2 with the cycle named
     if output == "json":
         click.echo(orjson.dumps(_as_json(result, layers), option=orjson.OPT_INDENT_2))

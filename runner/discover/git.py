@@ -40,6 +40,20 @@ def changed_files(path: Path, since: str) -> set[Path]:
     return {(root / name).resolve() for name in names if name}
 
 
+def read_at(path: Path, ref: str) -> str | None:
+    """The content of `path` at `ref`, or None if it did not exist there."""
+    repo = _repo(path)
+    if repo is None:
+        return None
+    relative = path.resolve().relative_to(Path(str(repo.working_dir)).resolve()).as_posix()
+    try:
+        blob = repo.commit(ref).tree / relative
+    except KeyError:
+        return None
+    data: bytes = blob.data_stream.read()
+    return data.decode(errors="replace")
+
+
 def _repo(path: Path):  # type: ignore[no-untyped-def]
     import git  # GitPython: imported here, it is slow to import and only some commands need it
 

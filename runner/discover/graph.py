@@ -82,12 +82,13 @@ def find_cycle(kustomizations: Mapping[NamespacedName, Kustomization],
     return None
 
 
-def dependents(kustomizations: Iterable[Kustomization],
-               roots: set[NamespacedName]) -> set[NamespacedName]:
-    """`roots` and everything that depends on them, directly or not."""
+def dependents(kustomizations: Iterable[Kustomization], roots: set[NamespacedName],
+               include_parents: bool = True) -> set[NamespacedName]:
+    """`roots` and everything that depends on them, directly or not (through dependsOn, and
+    through the parent that defines a Kustomization unless `include_parents` is False)."""
     reverse: dict[NamespacedName, set[NamespacedName]] = {}
     for ks in kustomizations:
-        for dep in ks.requires:
+        for dep in ks.requires if include_parents else ks.depends_on:
             reverse.setdefault(dep, set()).add(ks.id)
     result, frontier = set(roots), list(roots)
     while frontier:
