@@ -80,3 +80,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 def command_line() -> str:
     return "python -m bench." + Path(sys.argv[0]).stem + " " + " ".join(sys.argv[1:])
+
+
+_MEASURE = ("import resource, subprocess, sys, time\n"
+            "started = time.perf_counter()\n"
+            "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+            "elapsed = time.perf_counter() - started\n"
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+            "print(elapsed, peak, code)\n")
+
+
+def measure(command: Sequence[str], cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB of the largest process in the command's tree).
+
+    The command runs under a fresh Python process whose RUSAGE_CHILDREN covers exactly the
+    command and everything it started, so earlier measurements never leak into this one."""
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=cwd, env=env,
+                            capture_output=True, text=True, check=True)
+    seconds, peak_kb, code = result.stdout.split()
+    if code != "0":
+        raise RuntimeError(f"{' '.join(command)} exited {code}")
+    return float(seconds), int(peak_kb) / 1024

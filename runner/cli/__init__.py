@@ -6,17 +6,34 @@ is shown only for real bugs (or with --debug).
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from runner import __version__
-from runner.cli import apply, build, cluster, demo, placeholders, plan, tree
+from runner.cli import placeholders
 from runner.errors import RunnerError
+
+# Command name -> module under runner.cli holding a click command of that name. Modules are
+# imported only when their command runs (or --help lists them), so a command does not pay
+# for the imports of all the others.
+COMMANDS = {name: name for name in ("build", "tree", "validate", "plan", "apply", "drift",
+                                    "cluster", "demo")}
 
 
 class RunnerGroup(click.Group):
-    """A click group that reports RunnerError cleanly instead of with a traceback."""
+    """A click group that loads commands lazily and reports RunnerError cleanly."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module = importlib.import_module(f"runner.cli.{COMMANDS[name]}")
+            command: click.Command = getattr(module, name)
+            return command
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -46,11 +63,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-main.add_command(build.build)
-main.add_command(tree.tree)
-main.add_command(plan.plan)
-main.add_command(apply.apply)
-main.add_command(cluster.cluster)
-main.add_command(demo.demo)
 for command in placeholders.COMMANDS:
     main.add_command(command)

@@ -14,14 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.render.overlay import KUSTOMIZATION_FILES
+from runner.render.references import KUSTOMIZATION_FILES, is_remote, references
 from runner.yamlio import YamlError, load_all
-
-# Fields whose entries are paths (or, for patch-like fields, possibly inline YAML).
-_PATH_LIST_FIELDS = ("resources", "bases", "components", "crds", "configurations",
-                     "generators", "transformers", "validators", "patchesStrategicMerge")
-_ENTRY_PATH_FIELDS = ("patches", "patchesJson6902", "replacements")
-_GENERATOR_FIELDS = ("configMapGenerator", "secretGenerator")
 
 
 @dataclass
@@ -46,7 +40,7 @@ def collect(directory: Path, kustomization: dict[str, Any], scanned: Iterable[Pa
 def _follow(directory: Path, kustomization: dict[str, Any], inputs: BuildInputs,
             visited: set[Path]) -> None:
     for reference in references(kustomization):
-        if "://" in reference or reference.startswith(("github.com/", "git@")):
+        if is_remote(reference):
             inputs.remote = True
             continue
         _add_path((directory / reference), inputs, visited)
@@ -78,37 +72,3 @@ def _add_directory(directory: Path, inputs: BuildInputs, visited: set[Path]) -> 
         return  # the build itself reports the syntax error
     if documents and isinstance(documents[0], dict):
         _follow(directory, documents[0], inputs, visited)
-
-
-def references(kustomization: dict[str, Any]) -> list[str]:
-    """Every local path a kustomization file refers to (inline patches are skipped)."""
-    found: list[str] = []
-    for name in _PATH_LIST_FIELDS:
-        found += [e for e in kustomization.get(name) or [] if _looks_like_path(e)]
-    for name in _ENTRY_PATH_FIELDS:
-        found += [e["path"] for e in kustomization.get(name) or []
-                  if isinstance(e, dict) and isinstance(e.get("path"), str)]
-    for name in _GENERATOR_FIELDS:
-        for generator in kustomization.get(name) or []:
-            found += _generator_files(generator)
-    openapi = kustomization.get("openapi") or {}
-    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        found.append(openapi["path"])
-    for chart in kustomization.get("helmCharts") or []:
-        if isinstance(chart, dict) and isinstance(chart.get("valuesFile"), str):
-            found.append(chart["valuesFile"])
-    return found
-
-
-def _generator_files(generator: Any) -> list[str]:
-    if not isinstance(generator, dict):
-        return []
-    files = [f.split("=", 1)[-1] for f in generator.get("files") or [] if isinstance(f, str)]
-    envs = [e for e in generator.get("envs") or [] if isinstance(e, str)]
-    if isinstance(generator.get("env"), str):
-        envs.append(generator["env"])
-    return files + envs
-
-
-def _looks_like_path(entry: Any) -> bool:
-    return isinstance(entry, str) and "\n" not in entry and not entry.lstrip().startswith("{")

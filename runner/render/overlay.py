@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import RunnerError
+from runner.render.references import KUSTOMIZATION_FILES, is_remote, references
 from runner.render.sourceignore import IgnoreRules
 from runner.yamlio import YamlError, dump, load_all
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 KUSTOMIZE_API_VERSION = "kustomize.config.k8s.io/v1beta1"
 # Fields of kustomize's Kustomization type: Flux decodes into that struct, which drops
 # anything else, so unknown keys are dropped here too (kustomize itself would refuse them).
@@ -43,9 +43,9 @@ class BuildInputError(RunnerError):
 
 @dataclass(frozen=True)
 class Overlay:
-    """A prepared build: run kustomize on `directory`."""
+    """The kustomization Flux would build at `target` (write it with `materialize`)."""
 
-    directory: Path
+    target: Path
     kustomization: dict[str, Any]
     generated: bool  # True when the path had no kustomization file of its own
 
@@ -54,11 +54,9 @@ def has_kustomization_file(directory: Path) -> bool:
     return any((directory / name).is_file() for name in KUSTOMIZATION_FILES)
 
 
-def prepare(source_root: Path, spec: dict[str, Any], workdir: Path,
-            ignore: IgnoreRules) -> Overlay:
-    """Mirror `source_root` into `workdir` and write the kustomization Flux would build."""
+def prepare(source_root: Path, spec: dict[str, Any], ignore: IgnoreRules) -> Overlay:
+    """The kustomization Flux would build for a Kustomization with this spec (no writes)."""
     target = resolve_path(source_root, str(spec.get("path") or "./"))
-    mirror = _mirror_chain(source_root, target, workdir)
     existing = next((target / n for n in KUSTOMIZATION_FILES if (target / n).is_file()), None)
     if existing is not None:
         kustomization = _read_kustomization(existing)
@@ -68,8 +66,21 @@ def prepare(source_root: Path, spec: dict[str, Any], workdir: Path,
     else:
         kustomization = generate(source_root, target, ignore)
     apply_flux_spec(kustomization, spec, target)
-    (mirror / "kustomization.yaml").write_text(dump(kustomization))
-    return Overlay(mirror, kustomization, generated=existing is None)
+    return Overlay(target, kustomization, generated=existing is None)
+
+
+def materialize(overlay: Overlay, source_root: Path, workdir: Path,
+                full_mirror: bool = False) -> Path:
+    """Mirror `source_root` into `workdir`, write the overlay's kustomization, and return the
+    directory to build.
+
+    By default only what the kustomization refers to is linked beside the directory chain
+    (a repository with hundreds of sibling folders would otherwise cost a symlink each, per
+    build); `full_mirror` links every sibling, for a build that needs more than it says."""
+    needed = None if full_mirror else _needed_paths(overlay.target, overlay.kustomization)
+    mirror = _mirror_chain(source_root, overlay.target, workdir, needed)
+    (mirror / "kustomization.yaml").write_text(dump(overlay.kustomization))
+    return mirror
 
 
 def resolve_path(source_root: Path, path: str) -> Path:
@@ -86,23 +97,42 @@ def resolve_path(source_root: Path, path: str) -> Path:
     return target
 
 
-def _mirror_chain(source_root: Path, target: Path, workdir: Path) -> Path:
-    """Real directories from the root down to `target`, symlinks for everything beside them."""
+def _mirror_chain(source_root: Path, target: Path, workdir: Path,
+                  needed: set[Path] | None) -> Path:
+    """Real directories from the root down to `target`, symlinks beside them: to every
+    entry, or (with `needed`) to the entries that lead to a needed path."""
     real = source_root.resolve()
     mirror = workdir / "src"
     mirror.mkdir(parents=True)
     for part in target.relative_to(real).parts:
-        _link_entries(real, mirror, skip={part})
+        _link_entries(real, mirror, skip={part}, needed=needed)
         real, mirror = real / part, mirror / part
         mirror.mkdir()
-    _link_entries(real, mirror, skip=set(KUSTOMIZATION_FILES))
+    _link_entries(real, mirror, skip=set(KUSTOMIZATION_FILES), needed=None)
     return mirror
 
 
-def _link_entries(real_dir: Path, mirror_dir: Path, skip: set[str]) -> None:
+def _link_entries(real_dir: Path, mirror_dir: Path, skip: set[str],
+                  needed: set[Path] | None) -> None:
     for entry in os.scandir(real_dir):
-        if entry.name not in skip:
-            (mirror_dir / entry.name).symlink_to(entry.path)
+        if entry.name in skip:
+            continue
+        if needed is not None and not _leads_to_needed(Path(entry.path), needed):
+            continue
+        (mirror_dir / entry.name).symlink_to(entry.path)
+
+
+def _leads_to_needed(path: Path, needed: set[Path]) -> bool:
+    return any(path == n or path in n.parents for n in needed)
+
+
+def _needed_paths(target: Path, kustomization: dict[str, Any]) -> set[Path]:
+    """Where the kustomization's own relative references point (outside `target`)."""
+    found = set()
+    for reference in references(kustomization):
+        if not is_remote(reference):
+            found.add(Path(os.path.normpath(target / reference)))
+    return {p for p in found if not (p == target or target in p.parents)}
 
 
 def _read_kustomization(path: Path) -> dict[str, Any]:

@@ -10,12 +10,16 @@ object it needs has been rendered (it may come from a sibling), or fails when no
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from runner.discover import flux, graph
 from runner.discover.flux import Kustomization, NamespacedName, SourceRef
@@ -103,6 +107,7 @@ class _Built:
     inputs: set[Path] = field(default_factory=set)
     cache_hit: bool = False
     seconds: float = 0.0
+    key: str | None = None  # the render cache key, when the build is cacheable
 
 
 def render(options: RenderOptions) -> RepositoryRender:
@@ -202,26 +207,34 @@ class _Walk:
         return built
 
     def _kustomize(self, kustomization: Kustomization, source_root: Path, built: _Built) -> None:
+        prepared = overlay.prepare(source_root, kustomization.spec,
+                                   self._ignore_for(source_root))
+        found = build_inputs.collect(prepared.target, prepared.kustomization)
+        built.inputs = found.files
+        key = RenderCache.key(self.kustomize.version, kustomization.path,
+                              dump(prepared.kustomization), found.files, source_root.resolve())
+        built.key = None if found.remote else key
+        cached = self.options.cache.get(key) if built.key else None
+        if cached is not None:
+            built.output, built.cache_hit = cached, True
+            return
+        try:
+            built.output = self._build_in_mirror(prepared, source_root, full_mirror=False)
+        except KustomizeError:
+            # A build that reads more than its kustomization says (rare): mirror everything.
+            built.output = self._build_in_mirror(prepared, source_root, full_mirror=True)
+        if built.key:
+            self.options.cache.put(key, built.output)
+
+    def _build_in_mirror(self, prepared: overlay.Overlay, source_root: Path,
+                         full_mirror: bool) -> str:
         with tempfile.TemporaryDirectory(prefix="gitops-runner-build-") as workdir:
-            prepared = overlay.prepare(source_root, kustomization.spec, Path(workdir),
-                                       self._ignore_for(source_root))
-            target = overlay.resolve_path(source_root, kustomization.path)
-            found = build_inputs.collect(target, prepared.kustomization)
-            built.inputs = found.files
-            kustomization_yaml = dump(prepared.kustomization)
-            key = RenderCache.key(self.kustomize.version, kustomization.path,
-                                  kustomization_yaml, found.files, source_root.resolve())
-            cached = None if found.remote else self.options.cache.get(key)
-            if cached is not None:
-                built.output, built.cache_hit = cached, True
-                return
+            directory = overlay.materialize(prepared, source_root, Path(workdir), full_mirror)
             try:
-                built.output = self.kustomize.build(prepared.directory)
+                return self.kustomize.build(directory)
             except KustomizeError as error:
                 message = error.message.replace(str(Path(workdir) / "src"), str(source_root))
                 raise KustomizeError(message, error.hint) from error
-            if not found.remote:
-                self.options.cache.put(key, built.output)
 
     def _ignore_for(self, source_root: Path) -> sourceignore.IgnoreRules:
         if source_root not in self.ignore_rules:  # benign race: both threads compute the same
@@ -279,9 +292,7 @@ class _Walk:
                                          seconds=built.seconds)
         if rendered.error is None:
             try:
-                rendered.objects = postbuild.finish(
-                    built.output, built.kustomization, variables,
-                    PostBuildOptions(strict=self.options.strict))
+                rendered.objects = self._finished_objects(built, variables)
             except RunnerError as error:
                 rendered.error = error
         self.result.kustomizations[built.kustomization.id] = rendered
@@ -290,6 +301,20 @@ class _Walk:
                 key = ObjectKey.of(manifest)
                 self.objects_by_ref[(key.kind, key.namespace, key.name)] = manifest
         return self._children(rendered)
+
+    def _finished_objects(self, built: _Built, variables: dict[str, str]) -> list[Manifest]:
+        """postbuild.finish, served from the cache when nothing it depends on changed."""
+        options = PostBuildOptions(strict=self.options.strict)
+        key = _finished_key(built, variables, options) if built.key else None
+        cached = self.options.cache.get(key, "json") if key else None
+        if cached is not None:
+            objects: list[Manifest] = orjson.loads(cached)
+            return objects
+        objects = postbuild.finish(built.output, built.kustomization, variables, options)
+        if key:
+            with contextlib.suppress(orjson.JSONEncodeError):  # e.g. non-UTF-8 values
+                self.options.cache.put(key, orjson.dumps(objects).decode(), "json")
+        return objects
 
     def _children(self, parent: RenderedKustomization) -> list[Kustomization]:
         found: list[Kustomization] = []
@@ -356,6 +381,15 @@ def _root_implied_by(cluster_path: Path, spec_path: str) -> Path | None:
 
 def _identity(kustomization: Kustomization) -> tuple[str, str, object]:
     return kustomization.name, kustomization.namespace, kustomization.spec
+
+
+def _finished_key(built: _Built, variables: dict[str, str], options: PostBuildOptions) -> str:
+    ks = built.kustomization
+    depends_on = {"build": built.key, "name": ks.name, "namespace": ks.namespace,
+                  "variables": variables, "strict": options.strict,
+                  "postBuild": ks.has_post_build, "always": ks.substitute_always,
+                  "labels": ks.common_labels, "annotations": ks.common_annotations}
+    return hashlib.sha256(orjson.dumps(depends_on, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _normalized(path: str) -> str:

@@ -19,9 +19,18 @@ def write(root: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def prepare(root: Path, spec: dict[str, Any], tmp: Path) -> overlay.Overlay:
-    workdir = Path(tempfile.mkdtemp(dir=tmp))
-    return overlay.prepare(root, spec, workdir, sourceignore.load(root))
+class Prepared:
+    """An overlay written to a fresh directory, as a build would see it."""
+
+    def __init__(self, root: Path, spec: dict[str, Any], tmp: Path) -> None:
+        planned = overlay.prepare(root, spec, sourceignore.load(root))
+        self.kustomization = planned.kustomization
+        self.generated = planned.generated
+        self.directory = overlay.materialize(planned, root, Path(tempfile.mkdtemp(dir=tmp)))
+
+
+def prepare(root: Path, spec: dict[str, Any], tmp: Path) -> Prepared:
+    return Prepared(root, spec, tmp)
 
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
