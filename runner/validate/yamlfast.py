@@ -1,0 +1,86 @@
+"""Reading manifest files fast, with exactly runner.yamlio's (Flux's) YAML semantics.
+
+PyYAML with libyaml parses in C but builds and resolves every value in Python: about
+1 MB/s. The validate stage reads whole repositories and large generated sets, so documents
+are parsed with yaml-rs (a Rust YAML 1.2 parser, about 6x faster), and handed to PyYAML
+(runner.yamlio) whenever the two could disagree:
+- a plain scalar that YAML 1.1 resolves differently from YAML 1.2 (`yes`/`no`/`on`/`off`,
+  octal `0755`, `0o17`, `0b101`, sexagesimal `1:30`, `1_000`) — found by a regular
+  expression on the text, so a document without one never pays for PyYAML;
+- merge keys (`<<`) and explicit tags (`!!str`), which YAML 1.2 treats differently;
+- any error in yaml-rs (PyYAML then reports it, with the file and line, or accepts it).
+Duplicate keys are detected by yaml-rs while parsing; only then is PyYAML's composer run to
+say on which line. tests/unit/validate/test_yamlfast.py checks both paths agree on every
+YAML file of the examples and the shared corpora.
+JSON documents are read with orjson.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml_rs
+
+from runner.yamlio import DuplicateKey, duplicate_keys, load_all, split_documents
+
+_TOKEN = (r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-9_]+(?:\.[0-9_]*)?"
+          r"|[-+]?0[bBoO][0-9a-fA-F_]+|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?"
+          r"|[-+]?[0-9.][0-9.]*_[0-9_.]*(?:[eE][-+]?[0-9]+)?)")
+_SUSPECT = re.compile(
+    rf"(?:[:\-?][ \t]+|[\[{{,][ \t]*){_TOKEN}[ \t]*(?:$|#|,|\]|\}})"  # as a value
+    rf"|^[ \t]*(?:-[ \t]+)*{_TOKEN}[ \t]*:(?:[ \t]|$)"  # as a key
+    r"|<<[ \t]*:|(?:^|[:\-\[{,][ \t]*)![\w!<]",  # merge keys, tags
+    re.M)
+
+
+@dataclass
+class Parsed:
+    """The documents of one file: (first line, document) pairs, and duplicate keys."""
+
+    documents: list[tuple[int, Any]] = field(default_factory=list)
+    duplicates: list[DuplicateKey] = field(default_factory=list)
+    slow_documents: int = 0  # documents PyYAML had to read (for benchmarks)
+
+
+def parse(text: str, source: str = "<input>") -> Parsed:
+    """Every non-empty document of `text`, with its first line. Raises YamlError."""
+    parsed = Parsed()
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # YAML flow style, or broken: the YAML path reports it
+        else:
+            if document is not None:
+                parsed.documents.append((1 + text[:len(text) - len(stripped)].count("\n"),
+                                         document))
+            return parsed
+    for line, chunk in split_documents(text):
+        _parse_chunk(chunk, line, source, parsed)
+    return parsed
+
+
+def _parse_chunk(chunk: str, line: int, source: str, parsed: Parsed) -> None:
+    suspect = _SUSPECT.search(chunk) is not None
+    try:
+        document = yaml_rs.loads(chunk, parse_datetime=False)
+    except yaml_rs.YAMLDecodeError as error:
+        if "duplicate" in str(error):
+            parsed.duplicates += [DuplicateKey(d.key, d.line + line - 1)
+                                  for d in duplicate_keys(chunk)]
+        suspect = True
+    except (ValueError, TypeError, OverflowError):
+        suspect = True
+    if suspect:
+        parsed.slow_documents += 1
+        # Padded with the lines before the chunk, so PyYAML's errors name the file's line.
+        for document in load_all("\n" * (line - 1) + chunk, source):
+            parsed.documents.append((line, document))
+        return
+    if document is not None:
+        parsed.documents.append((line, document))
+
