@@ -52,6 +52,10 @@ class EngineOptions:
     health: HealthOptions = field(default_factory=HealthOptions)
     revision: str = ""
     progress: Progress = lambda _line: None
+    # Drift correction: run only these Kustomizations (the others were just found in sync and
+    # count as ready for their dependents), and of each only the listed objects (None: all).
+    # Inventories, health waits and pruning work as in a full apply.
+    only: dict[NamespacedName, set[ObjectKey] | None] | None = None
 
 
 class Engine:
@@ -93,6 +97,9 @@ class Engine:
                     del waiting[ks_id]
                     if verdict:
                         results[ks_id] = self._skipped(rendered, verdict)
+                    elif self.options.only is not None and ks_id not in self.options.only:
+                        results[ks_id] = _new_report(rendered, self.options.revision)
+                        results[ks_id].outcome = Outcome.APPLIED  # in sync: not re-applied
                     else:
                         running[pool.submit(self._one, rendered)] = ks_id
                 if not running:
@@ -159,25 +166,7 @@ class Engine:
         self._prune(ks, stale, report, desired)
 
     def _desired(self, ks: Kustomization, objects: list[Manifest]) -> list[Manifest]:
-        """What is applied: Flux's own instructions left out (unless asked), namespaces
-        defaulted, and the ApplySet membership label added."""
-        applyset = inventories.applyset_id(ks)
-        chosen = []
-        for manifest in objects:
-            if is_flux_instruction(manifest) and not self.options.apply_flux_objects:
-                continue
-            manifest = self._defaulted(manifest)
-            set_labels(manifest, {inventories.PART_OF_LABEL: applyset})
-            chosen.append(manifest)
-        return in_apply_order(chosen)
-
-    def _defaulted(self, manifest: Manifest) -> Manifest:
-        try:
-            resource = self.mapper.resource_for(str(manifest.get("apiVersion")),
-                                                str(manifest.get("kind")))
-        except UnknownKind:
-            return manifest  # its CRD comes with an earlier stage; defaulted when applied
-        return with_namespace(manifest, resource)
+        return desired_objects(ks, objects, self.mapper, self.options.apply_flux_objects)
 
     def _check_prune_safety(self, ks: Kustomization, previous: inventories.Inventory,
                             desired: dict[ObjectKey, str], stale: dict[ObjectKey, str]) -> None:
@@ -200,8 +189,10 @@ class Engine:
         """Apply stage by stage, waiting on each before the next; False if one failed."""
         options = ApplyOptions(force=ks.force, dry_run=self.options.dry_run,
                                with_diff=self.options.dry_run)
+        selected = (self.options.only or {}).get(ks.id)
         for stage in range(len(STAGE_NAMES)):
-            members = [m for m in objects if stage_of(str(m.get("kind"))) == stage]
+            members = [m for m in objects if stage_of(str(m.get("kind"))) == stage
+                       and (selected is None or ObjectKey.of(m) in selected)]
             if not members:
                 continue
             began = time.monotonic()
@@ -293,6 +284,30 @@ class Engine:
             return
         inventories.save(self.client, ks, inventories.Inventory(
             {**desired, **keep}, self.options.revision))
+
+
+def desired_objects(ks: Kustomization, objects: list[Manifest], mapper: ResourceMapper,
+                    apply_flux_objects: bool = False) -> list[Manifest]:
+    """What is applied, in apply order: Flux's own instructions left out (unless asked),
+    namespaces defaulted, and the ApplySet membership label added. Drift compares the
+    cluster with exactly this."""
+    applyset = inventories.applyset_id(ks)
+    chosen = []
+    for manifest in objects:
+        if is_flux_instruction(manifest) and not apply_flux_objects:
+            continue
+        manifest = _defaulted(manifest, mapper)
+        set_labels(manifest, {inventories.PART_OF_LABEL: applyset})
+        chosen.append(manifest)
+    return in_apply_order(chosen)
+
+
+def _defaulted(manifest: Manifest, mapper: ResourceMapper) -> Manifest:
+    try:
+        resource = mapper.resource_for(str(manifest.get("apiVersion")), str(manifest.get("kind")))
+    except UnknownKind:
+        return manifest  # its CRD comes with an earlier stage; defaulted when applied
+    return with_namespace(manifest, resource)
 
 
 def _new_report(rendered: RenderedKustomization, revision: str) -> KustomizationReport:

@@ -33,7 +33,7 @@ RECONCILE_ANNOTATION = "kustomize.toolkit.fluxcd.io/reconcile"
 FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TAKEN_OVER = frozenset({("kubectl", "Apply"), ("kubectl", "Update"),
-                        ("before-first-apply", "Update")})
+                        ("before-first-apply", "Update")})  # (manager prefix, operation)
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp",
                      "uid", "selfLink")
 DELETE_WAIT_SECONDS = 60.0
@@ -134,7 +134,7 @@ class Applier:
         """Give our manager the fields of kubectl / before-first-apply (Flux's cleanup)."""
         metadata = live.get("metadata") or {}
         entries = metadata.get("managedFields") or []
-        ours = [e for e in entries if (e.get("manager"), e.get("operation")) in TAKEN_OVER]
+        ours = [e for e in entries if is_taken_over(e)]
         has_last_applied = LAST_APPLIED in (metadata.get("annotations") or {})
         if not ours and not has_last_applied:
             return False
@@ -218,12 +218,21 @@ def mask_secret(obj: Manifest, compare_with: Manifest | None = None) -> Manifest
     return masked
 
 
+def is_taken_over(entry: dict[str, Any]) -> bool:
+    """A managedFields entry whose fields apply takes over: fluxcd/pkg/ssa matches the manager
+    name by prefix (`kubectl-edit`, `kubectl-label`, `kubectl-client-side-apply` are all
+    `kubectl`) and the operation exactly, on the main resource only (no subresource)."""
+    manager, operation = str(entry.get("manager", "")), entry.get("operation")
+    return not entry.get("subresource") and any(
+        manager.startswith(prefix) and operation == op for prefix, op in TAKEN_OVER)
+
+
 def merged_managed_fields(entries: list[dict[str, Any]], manager: str) -> list[dict[str, Any]]:
     """managedFields with the taken-over managers' fields merged into our Apply entry."""
     kept: list[dict[str, Any]] = []
     taken: list[dict[str, Any]] = []
     for entry in entries:
-        target = taken if (entry.get("manager"), entry.get("operation")) in TAKEN_OVER else kept
+        target = taken if is_taken_over(entry) else kept
         target.append(entry)
     ours = next((e for e in kept if e.get("manager") == manager
                  and e.get("operation") == "Apply"), None)

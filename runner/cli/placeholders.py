@@ -8,9 +8,6 @@ import sys
 import click
 
 PLANNED = {
-    "validate": "Validate rendered manifests offline against Kubernetes, CRD and Flux schemas "
-                "and cross-object rules.",
-    "drift": "Compare the cluster with Git and, with --correct, put it back.",
     "publish": "Post a run report to the pull/merge request: commit status and one sticky "
                "comment.",
 }

@@ -5,14 +5,17 @@ from __future__ import annotations
 from runner.report.model import KustomizationReport, Outcome, RunReport
 
 _ICON = {Outcome.APPLIED: "✅", Outcome.PLANNED: "📝", Outcome.FAILED: "❌",
-         Outcome.SKIPPED: "⏭️", Outcome.SUSPENDED: "⏸️"}
+         Outcome.SKIPPED: "⏭️", Outcome.SUSPENDED: "⏸️", Outcome.IN_SYNC: "✅",
+         Outcome.DRIFTED: "⚠️", Outcome.CORRECTED: "🔧"}
+_DRIFT_KINDS = ("modified", "missing", "stray", "not-applied", "revision")
 
 
 def render(report: RunReport, max_chars: int = 60000, report_hint: str = "") -> str:
     """Markdown no longer than `max_chars`: diffs are cut first, with a pointer to
     `report_hint` (where the full report is)."""
-    head = _summary(report)
-    diffs = [_diff_block(ks) for ks in report.kustomizations]
+    drift = report.command == "drift"
+    head = _drift_summary(report, max_chars // 2) if drift else _summary(report)
+    diffs = [(_drift_block if drift else _diff_block)(ks) for ks in report.kustomizations]
     body = head + "".join(d for d in diffs if d)
     if len(body) <= max_chars:
         return body
@@ -65,3 +68,49 @@ def _diff_block(ks: KustomizationReport) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def _drift_summary(report: RunReport, budget: int) -> str:
+    totals = report.drift_totals()
+    if not report.ok:
+        state = "failed"
+    elif not report.drifted:
+        state = "found no drift"
+    elif totals.get("detected") or totals.get("untouched"):
+        state = "found drift"
+    else:
+        state = "corrected drift"
+    lines = [f"### gitops-runner drift {state}",
+             f"`{report.path}` at `{report.revision or 'working tree'}` on `{report.cluster}`",
+             "", "| Kustomization | result | " + " | ".join(_DRIFT_KINDS) + " | details |",
+             "|---|---|" + "---:|" * len(_DRIFT_KINDS) + "---|"]
+    for ks in report.kustomizations:
+        counts: dict[str, int] = {}
+        for drift in ks.drift or []:
+            counts[str(drift.kind)] = counts.get(str(drift.kind), 0) + 1
+        lines.append(f"| `{ks.id}` | {_ICON[ks.outcome]} {ks.outcome} | "
+                     + " | ".join(str(counts.get(k, 0) or "") for k in _DRIFT_KINDS)
+                     + f" | {_escape(ks.reason)} |")
+    findings = [f"- `{ks.id}` {drift.kind} `{drift.key or 'Kustomization'}` "
+                f"({drift.status}{': ' + _escape(drift.note) if drift.note else ''})"
+                + (f": {_escape(drift.reason)}" if drift.reason else "")
+                for ks in report.kustomizations for drift in ks.drift or []]
+    errors = [f"\n**error**: {_escape(error)}" for error in report.errors]
+    room = budget - sum(len(line) + 1 for line in (*lines, *errors)) - 80
+    if findings:
+        lines.append("")
+    for index, finding in enumerate(findings):
+        if len(finding) + 1 > room:
+            lines.append(f"- … and {len(findings) - index} more findings (see the full report)")
+            break
+        lines.append(finding)
+        room -= len(finding) + 1
+    return "\n".join(lines + errors) + "\n"
+
+
+def _drift_block(ks: KustomizationReport) -> str:
+    parts = [f"```diff\n# {d.kind} {d.key}\n{d.diff}```\n" for d in ks.drift or [] if d.diff]
+    if not parts:
+        return ""
+    return (f"\n<details><summary>{ks.id}: {len(parts)} diffs</summary>\n\n"
+            + "".join(parts) + "\n</details>\n")

@@ -11,6 +11,7 @@ from typing import Any
 
 from runner import __version__
 from runner.apply.changes import Change, ChangeSet
+from runner.drift.model import Drift
 
 REPORT_VERSION = 1
 
@@ -21,6 +22,9 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # a dependency failed, so it was not applied
     SUSPENDED = "suspended"
+    IN_SYNC = "in-sync"  # drift: the cluster matches Git
+    DRIFTED = "drifted"  # drift: found, not corrected
+    CORRECTED = "corrected"  # drift --correct: found and put back
 
 
 @dataclass
@@ -49,6 +53,7 @@ class KustomizationReport:
     timings: dict[str, float] = field(default_factory=dict)
     revision: str = ""
     previous_revision: str = ""
+    drift: list[Drift] | None = None  # drift reports only (None: not a drift check)
 
     @property
     def id(self) -> str:
@@ -68,6 +73,7 @@ class KustomizationReport:
             "health": self.health.to_json(),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "revision": self.revision, "previousRevision": self.previous_revision,
+            **({"drift": [d.to_json() for d in self.drift]} if self.drift is not None else {}),
         }
 
 
@@ -82,6 +88,7 @@ class RunReport:
     kustomizations: list[KustomizationReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    requests: int = 0  # API requests made (drift reports it: it must not grow per object)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +98,20 @@ class RunReport:
     @property
     def changed(self) -> bool:
         return any(k.changed for k in self.kustomizations)
+
+    @property
+    def drifted(self) -> bool:
+        """Drift was found (corrected or not)."""
+        return any(k.drift for k in self.kustomizations)
+
+    def drift_totals(self) -> dict[str, int]:
+        """Drift findings by kind and by status, e.g. {"modified": 2, "corrected": 2}."""
+        totals: dict[str, int] = {}
+        for report in self.kustomizations:
+            for drift in report.drift or []:
+                for name in (str(drift.kind), str(drift.status)):
+                    totals[name] = totals.get(name, 0) + 1
+        return dict(sorted(totals.items()))
 
     def totals(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -111,4 +132,6 @@ class RunReport:
             "kustomizations": [k.to_json() for k in self.kustomizations],
             "errors": self.errors,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            **({"drift": self.drift_totals(), "requests": self.requests}
+               if self.command == "drift" else {}),
         }
