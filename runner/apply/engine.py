@@ -77,7 +77,8 @@ class Engine:
         results = self._schedule(render, order)
         report.kustomizations = [results[r.kustomization.id] for r in order]
         report.timings = {"render": render.seconds, "total": time.monotonic() - started
-                          + render.seconds}
+                          + render.seconds,
+                          **{f"requests_{k}": v for k, v in self.applier.seconds.items()}}
         return report
 
     # -- scheduling ------------------------------------------------------------------------

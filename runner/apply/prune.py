@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from runner.apply.changes import Action, Change
 from runner.apply.order import in_delete_order
-from runner.apply.ssa import SSA_ANNOTATION
+from runner.apply.ownership import SSA_ANNOTATION
 from runner.discover.flux import Kustomization
 from runner.kube.client import ApiError, KubeClient
 from runner.kube.discovery import ResourceMapper, UnknownKind

@@ -1,12 +1,17 @@
-"""Server-side apply of one object, the way fluxcd/pkg/ssa does it.
+"""Server-side apply of objects, the way fluxcd/pkg/ssa does it, with fewer requests.
 
-For each object: server-side dry-run with our field manager (force), compare with the live
-object, and write only if something changed — identical applies are never sent, because
-several Kubernetes bugs made them write anyway. Fields owned by `kubectl` (Apply, Update) and
-`before-first-apply` (Update) are taken over first, and kubectl's last-applied annotation
-removed, so that a field deleted from Git is deleted from the cluster (unless the object says
-`kustomize.toolkit.fluxcd.io/ssa: Merge`). Per-object annotations as in Flux: `ssa: Ignore`,
-`ssa: IfNotPresent`, `reconcile: disabled`, `force: enabled`.
+Live objects are read with one LIST per collection (kind x namespace) rather than a GET each.
+An object that does not exist is created directly (a dry-run could only say "created"; the
+repository was validated before the first write). An existing object is compared locally
+(runner.apply.compare): when every field Git sets already matches and nothing we own was
+dropped from Git, it is unchanged and costs no request; otherwise a server-side dry-run with
+our field manager (force) decides, and it is written only if the dry-run differs from the
+live object. Identical applies are never sent, because several Kubernetes bugs made them
+write anyway. Fields owned by `kubectl*` (Apply, Update) and `before-first-apply` (Update) are
+taken over first, and kubectl's last-applied annotation removed, so that a field deleted from
+Git is deleted from the cluster (unless the object says `kustomize.toolkit.fluxcd.io/ssa:
+Merge`). Per-object annotations as in Flux: `ssa: Ignore`, `ssa: IfNotPresent`,
+`reconcile: disabled`, `force: enabled`.
 
 Beyond Flux: an object is deleted and recreated only when the API server's error causes say
 a field is immutable and force is on (Flux recreates on any Invalid/Conflict error).
@@ -16,27 +21,31 @@ from __future__ import annotations
 
 import copy
 import difflib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from runner.apply import compare
 from runner.apply.changes import Action, Change
+from runner.apply.ownership import (
+    FIELD_MANAGER,
+    FORCE_ANNOTATION,
+    LAST_APPLIED,
+    RECONCILE_ANNOTATION,
+    SSA_ANNOTATION,
+    is_taken_over,
+)
 from runner.kube.client import ApiError, KubeClient
 from runner.kube.discovery import Resource, ResourceMapper, UnknownKind
 from runner.manifest import Manifest, ObjectKey, annotations_of
 from runner.yamlio import dump
 
-FIELD_MANAGER = "gitops-runner"
-SSA_ANNOTATION = "kustomize.toolkit.fluxcd.io/ssa"
-RECONCILE_ANNOTATION = "kustomize.toolkit.fluxcd.io/reconcile"
-FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-TAKEN_OVER = frozenset({("kubectl", "Apply"), ("kubectl", "Update"),
-                        ("before-first-apply", "Update")})  # (manager prefix, operation)
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp",
                      "uid", "selfLink")
 DELETE_WAIT_SECONDS = 60.0
+PREFETCH_MIN_OBJECTS = 3  # a LIST pays off from this many objects in one collection
 
 
 @dataclass(frozen=True)
@@ -54,15 +63,24 @@ class Applier:
         self.client = client
         self.mapper = mapper
         self.workers = workers
+        # Request time summed over threads, by phase: where an apply's time goes.
+        self.seconds: dict[str, float] = {"read": 0.0, "dry_run": 0.0, "write": 0.0}
+        self._lock = threading.Lock()
+
+    def _timed(self, phase: str, started: float) -> None:
+        with self._lock:
+            self.seconds[phase] += time.monotonic() - started
 
     def apply_all(self, manifests: list[Manifest], options: ApplyOptions) -> list[Change]:
         """Apply (or dry-run) every object concurrently; results in input order."""
+        live = self._prefetch(manifests)
         if len(manifests) <= 1:
-            return [self.apply(m, options) for m in manifests]
+            return [self.apply(m, options, live) for m in manifests]
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(lambda m: self.apply(m, options), manifests))
+            return list(pool.map(lambda m: self.apply(m, options, live), manifests))
 
-    def apply(self, manifest: Manifest, options: ApplyOptions) -> Change:
+    def apply(self, manifest: Manifest, options: ApplyOptions,
+              prefetched: dict[str, Manifest | None] | None = None) -> Change:
         key = ObjectKey.of(manifest)
         version = str(manifest.get("apiVersion", "")).rsplit("/", 1)[-1]
         skip = _skip_reason(manifest)
@@ -70,7 +88,7 @@ class Applier:
             return Change(key, Action.SKIPPED, version, skip)
         try:
             resource = self.mapper.resource_for(str(manifest["apiVersion"]), key.kind)
-            change = self._apply(manifest, resource, key, options)
+            change = self._apply(manifest, resource, key, options, prefetched or {})
         except UnknownKind as error:
             return Change(key, Action.FAILED, version, error.message)
         except ApiError as error:
@@ -78,31 +96,86 @@ class Applier:
         change.version = version
         return change
 
+    def _prefetch(self, manifests: list[Manifest]) -> dict[str, Manifest | None]:
+        """Live objects by URL path, one LIST per collection holding several of them (a
+        GET per object costs a round trip each)."""
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for manifest in manifests:
+            try:
+                resource = self.mapper.resource_for(str(manifest.get("apiVersion")),
+                                                    str(manifest.get("kind")))
+            except UnknownKind:
+                continue
+            namespace = with_namespace(manifest, resource)["metadata"].get("namespace")
+            name = str((manifest.get("metadata") or {}).get("name"))
+            groups.setdefault(resource.collection_path(namespace), []).append(
+                (name, resource.object_path(name, namespace)))
+        found: dict[str, Manifest | None] = {}
+        for collection, members in groups.items():
+            if len(members) >= PREFETCH_MIN_OBJECTS:
+                found.update(self._list(collection, members))
+        return found
+
+    def _list(self, collection: str, members: list[tuple[str, str]]
+              ) -> dict[str, Manifest | None]:
+        began = time.monotonic()
+        items: dict[str, Manifest] = {}
+        params = {"limit": "500"}
+        while True:
+            page = self.client.get(collection, **params)
+            items.update({i["metadata"]["name"]: i for i in page.get("items", [])})
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                break
+            params = {"limit": "500", "continue": token}
+        self._timed("read", began)
+        return {path: items.get(name) for name, path in members}
+
     def _apply(self, manifest: Manifest, resource: Resource, key: ObjectKey,
-               options: ApplyOptions) -> Change:
+               options: ApplyOptions, prefetched: dict[str, Manifest | None]) -> Change:
         manifest = with_namespace(manifest, resource)
         path = resource.object_path(key.name, manifest["metadata"].get("namespace"))
-        live = self.client.get_or_none(path)
+        live = prefetched[path] if path in prefetched else self._get(path)
         policy = annotations_of(manifest).get(SSA_ANNOTATION, "").lower()
         if live is not None and policy == "ifnotpresent":
             return Change(key, Action.SKIPPED, reason="exists (ssa: IfNotPresent)")
+        if live is None and not options.dry_run:
+            # Nothing to compare with: the dry-run would only say "created". The repository
+            # was validated before the first write, and the API server still validates this.
+            self._write(path, manifest, options)
+            return Change(key, Action.CREATED)
+        if live is not None and not compare.compare(manifest, live).flagged:
+            return Change(key, Action.UNCHANGED)  # every field Git sets already matches
         taken_over = False
         if live is not None and policy != "merge" and not options.dry_run:
             taken_over = self._take_over(path, live, options.field_manager)
+        began = time.monotonic()
         try:
             dry = self.client.apply(path, manifest, options.field_manager, dry_run=True)
         except ApiError as error:
             if not is_immutable_error(error):
                 raise
             return self._immutable(manifest, path, live, key, error, options)
+        self._timed("dry_run", began)
         action = Action.CREATED if live is None else (
             Action.CONFIGURED if taken_over or differs(live, dry) else Action.UNCHANGED)
         # Diffs for changed objects only: a created object is all new, its diff is noise.
         diff = object_diff(live, dry) if options.with_diff and action == Action.CONFIGURED \
             and live is not None else None
         if action != Action.UNCHANGED and not options.dry_run:
-            self.client.apply(path, manifest, options.field_manager)
+            self._write(path, manifest, options)
         return Change(key, action, diff=diff)
+
+    def _get(self, path: str) -> Manifest | None:
+        began = time.monotonic()
+        live = self.client.get_or_none(path)
+        self._timed("read", began)
+        return live
+
+    def _write(self, path: str, manifest: Manifest, options: ApplyOptions) -> None:
+        began = time.monotonic()
+        self.client.apply(path, manifest, options.field_manager)
+        self._timed("write", began)
 
     def _immutable(self, manifest: Manifest, path: str, live: Manifest | None, key: ObjectKey,
                    error: ApiError, options: ApplyOptions) -> Change:
@@ -216,15 +289,6 @@ def mask_secret(obj: Manifest, compare_with: Manifest | None = None) -> Manifest
             masked[field] = {k: "***" if other.get(k) == v else "*** (changed)"
                              for k, v in values.items()}
     return masked
-
-
-def is_taken_over(entry: dict[str, Any]) -> bool:
-    """A managedFields entry whose fields apply takes over: fluxcd/pkg/ssa matches the manager
-    name by prefix (`kubectl-edit`, `kubectl-label`, `kubectl-client-side-apply` are all
-    `kubectl`) and the operation exactly, on the main resource only (no subresource)."""
-    manager, operation = str(entry.get("manager", "")), entry.get("operation")
-    return not entry.get("subresource") and any(
-        manager.startswith(prefix) and operation == op for prefix, op in TAKEN_OVER)
 
 
 def merged_managed_fields(entries: list[dict[str, Any]], manager: str) -> list[dict[str, Any]]:

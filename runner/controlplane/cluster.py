@@ -189,7 +189,7 @@ class LocalCluster:
             f"--service-account-signing-key-file={keys.service_account_key}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--authorization-mode=Node,RBAC", f"--token-auth-file={keys.token_file}",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+            "--service-cluster-ip-range=10.0.0.0/16", "--allow-privileged=true",
             f"--max-requests-inflight={inflight}",
             f"--max-mutating-requests-inflight={inflight // 2}",
             "--enable-priority-and-fairness=false",

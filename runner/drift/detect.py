@@ -8,7 +8,7 @@ Requests stay proportional to kinds, not to objects:
      strays: labelled objects that are in no inventory and not in Git;
   3. desired objects absent from those LISTs (deleted, or their owner labels removed): a GET
      each, or one unlabelled LIST of their collection when several are missing from it;
-  4. objects that the local comparison (runner.drift.compare) flags: one server-side
+  4. objects that the local comparison (runner.apply.compare) flags: one server-side
      dry-run each, so that values the API server normalizes never count as drift.
 With no drift that is 1 + kinds (+ Kustomization namespaces) requests for the whole cluster.
 """
@@ -20,19 +20,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from runner.apply import compare
 from runner.apply import inventory as inventories
 from runner.apply.engine import desired_objects
 from runner.apply.order import in_apply_order, sort_key
+from runner.apply.ownership import FIELD_MANAGER, RECONCILE_ANNOTATION, SSA_ANNOTATION
 from runner.apply.prune import PRUNE_ANNOTATION
-from runner.apply.ssa import (
-    FIELD_MANAGER,
-    RECONCILE_ANNOTATION,
-    SSA_ANNOTATION,
-    differs,
-    object_diff,
-)
+from runner.apply.ssa import differs, object_diff
 from runner.discover.flux import Kustomization, NamespacedName
-from runner.drift import compare
 from runner.drift.model import Drift, DriftKind, DriftStatus
 from runner.errors import RunnerError
 from runner.kube.client import ApiError, KubeClient

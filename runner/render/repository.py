@@ -166,6 +166,8 @@ class _Walk:
             self.objects_by_ref.clear()
             self.result.repository_root = found.repository_root
             self.sources.repository_root = found.repository_root
+            # The bootstrap Kustomization names the source this repository is (any name).
+            self.sources.root_source = found.kustomization.source_ref
             found.kustomization.parent, found.kustomization.defined_by = None, ""
             return self._walk_from(found.kustomization)
 
@@ -346,7 +348,7 @@ class _Walk:
         """
         if self.root is None or parent.kustomization is not self.root:
             return False
-        if child.source_ref != self.sources.root_source:
+        if child.source_ref.kind not in ROOT_SOURCE_KINDS or child.source_ref in self.sources.extra:
             return False
         implied_root = _root_implied_by(self.result.path, child.path)
         if implied_root is None:
@@ -355,9 +357,13 @@ class _Walk:
             if self.options.repository_root is not None:
                 return False  # the user said where the root is; this is another Kustomization
             raise _RootFound(child, implied_root)
-        if _identity(child) != _identity(self.root):
+        if _identity(child) != _identity(self.root) or \
+                child.source_ref != self.sources.root_source:
             raise _RootFound(child, implied_root)
         return True
+
+
+ROOT_SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "Bucket"})
 
 
 class _RootFound(Exception):

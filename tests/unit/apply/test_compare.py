@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runner.drift import compare
-from runner.drift.compare import changed_paths, quantity, same_scalar
+from runner.apply import compare
+from runner.apply.compare import changed_paths, quantity, same_scalar
 
 
 def deployment(**container: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runner.apply.ssa import FIELD_MANAGER, LAST_APPLIED, SSA_ANNOTATION, is_taken_over
+from runner.apply.ownership import FIELD_MANAGER, LAST_APPLIED, SSA_ANNOTATION, is_taken_over
 from runner.manifest import Manifest, annotations_of
 
 # Metadata the server owns: never compared even if a manifest carries it.
