@@ -12,28 +12,27 @@ import sys
 import click
 
 from runner import __version__
-from runner.cli import placeholders
 from runner.errors import RunnerError
 
 # Command name -> module under runner.cli holding a click command of that name. Modules are
 # imported only when their command runs (or --help lists them), so a command does not pay
 # for the imports of all the others.
 COMMANDS = {name: name for name in ("build", "tree", "validate", "plan", "apply", "drift",
-                                    "cluster", "demo")}
+                                    "publish", "cluster", "demo")}
 
 
 class RunnerGroup(click.Group):
     """A click group that loads commands lazily and reports RunnerError cleanly."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*COMMANDS, *super().list_commands(ctx)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in COMMANDS:
-            module = importlib.import_module(f"runner.cli.{COMMANDS[name]}")
-            command: click.Command = getattr(module, name)
-            return command
-        return super().get_command(ctx, name)
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"runner.cli.{COMMANDS[name]}")
+        command: click.Command = getattr(module, name)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -63,5 +62,3 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for command in placeholders.COMMANDS:
-    main.add_command(command)

@@ -11,12 +11,14 @@ from runner.apply.engine import EngineOptions
 from runner.cli.options import render_options
 from runner.cli.pipeline import render_checked, run_engine
 from runner.cli.run_options import cluster_options, emit, engine_options, health_options
+from runner.publish import publish_after_run, publish_option
 
 
 @click.command()
 @render_options
 @cluster_options
 @engine_options
+@publish_option
 @click.option("--max-prune-ratio", type=click.FloatRange(0, 1), default=0.5,
               show_default=True,
               help="Refuse to prune more than this share of a Kustomization's objects.")
@@ -35,7 +37,7 @@ def apply(path: Path, repository_root: Path | None, sources: tuple[str, ...],
           kustomization_concurrency: int, object_concurrency: int, apply_flux_objects: bool,
           wait_for_jobs: bool, wait_for_load_balancers: bool, report_file: Path | None,
           output: str, max_prune_ratio: float, allow_mass_prune: bool, lock_timeout: float,
-          lock_namespace: str, revision: str) -> None:
+          lock_namespace: str, revision: str, publish_to_forge: bool) -> None:
     """Apply the repository to the cluster in dependency order, wait for health, prune.
 
     Everything is rendered and checked first; nothing is written if any of it fails (exit
@@ -57,4 +59,5 @@ def apply(path: Path, repository_root: Path | None, sources: tuple[str, ...],
     report = run_engine(result, "apply", options, kubeconfig, context, local_cluster,
                         lock_timeout, lock_namespace)
     emit(report, output, report_file)
+    publish_after_run(report, report_file, publish_to_forge)
     sys.exit(0 if report.ok else 1)

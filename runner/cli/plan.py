@@ -11,19 +11,21 @@ from runner.apply.engine import EngineOptions
 from runner.cli.options import render_options
 from runner.cli.pipeline import render_checked, run_engine
 from runner.cli.run_options import cluster_options, emit, engine_options, health_options
+from runner.publish import publish_after_run, publish_option
 
 
 @click.command()
 @render_options
 @cluster_options
 @engine_options
+@publish_option
 def plan(path: Path, repository_root: Path | None, sources: tuple[str, ...],
          strict_substitute: bool, use_cache: bool, concurrency: int | None,
          changed_since: str | None,
          kubeconfig: Path | None, context: str | None, local_cluster: bool,
          kustomization_concurrency: int, object_concurrency: int, apply_flux_objects: bool,
          wait_for_jobs: bool, wait_for_load_balancers: bool, report_file: Path | None,
-         output: str) -> None:
+         output: str, publish_to_forge: bool) -> None:
     """Show what `apply` would do, without changing the cluster.
 
     Renders and checks the repository, then server-side dry-runs every object against the
@@ -39,4 +41,5 @@ def plan(path: Path, repository_root: Path | None, sources: tuple[str, ...],
                             health=health_options(wait_for_jobs, wait_for_load_balancers))
     report = run_engine(result, "plan", options, kubeconfig, context, local_cluster)
     emit(report, output, report_file)
+    publish_after_run(report, report_file, publish_to_forge)
     sys.exit(2 if not report.ok else (1 if report.changed else 0))
