@@ -208,6 +208,8 @@ class LocalCluster:
             f"--root-ca-file={keys.ca_cert}", "--leader-elect=false", "--secure-port=0",
             "--use-service-account-credentials=false", "--concurrent-deployment-syncs=20",
             "--concurrent-replicaset-syncs=20", "--kube-api-qps=500", "--kube-api-burst=1000",
+            # A busy 2-core machine can delay a Lease renewal; do not call a Node dead early.
+            "--node-monitor-grace-period=2m",
         ], logs)
         self._launch(found, "kube-scheduler", [
             kubeconfig, "--leader-elect=false", "--secure-port=0",
@@ -216,6 +218,10 @@ class LocalCluster:
         self._launch(found, "kwok", [
             kubeconfig, f"--config={KWOK_STAGES}", "--manage-all-nodes=true",
             "--server-address=127.0.0.1:0", "--cidr=10.244.0.0/16",
+            # Node liveness comes from Leases that kwok renews; the heartbeat stage updates
+            # node status only every 10 minutes, so without Leases the node controller marks
+            # every Node NotReady (and every Pod unready) after its grace period.
+            "--node-lease-duration-seconds=40",
             f"--node-ip=127.0.0.1",
         ], logs)
 
