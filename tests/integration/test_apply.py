@@ -247,3 +247,20 @@ def test_plan_masks_secret_values(tmp_path: Path, kube: KubeClient) -> None:
     assert diff is not None and "*** (changed)" in diff
     assert "correct-horse" not in diff and "hunter2" not in diff
     assert "Y29ycmVjdC1ob3JzZQ" not in diff  # nor base64 of it
+
+
+def test_reports_follow_the_published_schema(tmp_path: Path, kube: KubeClient) -> None:
+    import json
+
+    import jsonschema_rs
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas/report.schema.json").read_text())
+    validator = jsonschema_rs.validator_for(schema)
+    make_repo(tmp_path, "schema", [kustomization("app", "schema", "./app", wait=True),
+                                   kustomization("after", "schema", "./after",
+                                                 dependsOn=[{"name": "app"}])],
+              {"app/all.yaml": [namespace("schema-app"), config_map("c", "schema-app", k="1")],
+               "after/all.yaml": [config_map("d", "schema-app", k="1")]})
+    for report in (apply_repo(kube, tmp_path, dry_run=True), apply_repo(kube, tmp_path)):
+        errors = [e.message for e in validator.iter_errors(report.to_json())]
+        assert not errors, errors
