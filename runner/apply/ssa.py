@@ -99,7 +99,7 @@ class Applier:
     def _prefetch(self, manifests: list[Manifest]) -> dict[str, Manifest | None]:
         """Live objects by URL path, one LIST per collection holding several of them (a
         GET per object costs a round trip each)."""
-        groups: dict[str, list[tuple[str, str]]] = {}
+        groups: dict[str, tuple[Resource, list[tuple[str, str]]]] = {}
         for manifest in manifests:
             try:
                 resource = self.mapper.resource_for(str(manifest.get("apiVersion")),
@@ -108,22 +108,26 @@ class Applier:
                 continue
             namespace = with_namespace(manifest, resource)["metadata"].get("namespace")
             name = str((manifest.get("metadata") or {}).get("name"))
-            groups.setdefault(resource.collection_path(namespace), []).append(
+            groups.setdefault(resource.collection_path(namespace), (resource, []))[1].append(
                 (name, resource.object_path(name, namespace)))
         found: dict[str, Manifest | None] = {}
-        for collection, members in groups.items():
+        for collection, (resource, members) in groups.items():
             if len(members) >= PREFETCH_MIN_OBJECTS:
-                found.update(self._list(collection, members))
+                found.update(self._list(collection, members, resource))
         return found
 
-    def _list(self, collection: str, members: list[tuple[str, str]]
+    def _list(self, collection: str, members: list[tuple[str, str]], resource: Resource
               ) -> dict[str, Manifest | None]:
         began = time.monotonic()
         items: dict[str, Manifest] = {}
         params = {"limit": "500"}
         while True:
             page = self.client.get(collection, **params)
-            items.update({i["metadata"]["name"]: i for i in page.get("items", [])})
+            # List items carry no kind/apiVersion; without them every object would compare
+            # as different from what Git says.
+            items.update({i["metadata"]["name"]: {"apiVersion": resource.api_version,
+                                                  "kind": resource.kind, **i}
+                          for i in page.get("items", [])})
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 break

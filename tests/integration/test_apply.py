@@ -28,6 +28,11 @@ from tests.integration.repo import (
 pytestmark = pytest.mark.cluster
 
 
+def secret(name: str, ns: str, **string_data: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+            "stringData": string_data}
+
+
 def resource_versions(kube: KubeClient, paths: list[str]) -> list[str]:
     return [kube.get(p)["metadata"]["resourceVersion"] for p in paths]
 
@@ -62,8 +67,11 @@ def test_layers_apply_in_order_and_wait_for_rollouts(tmp_path: Path, kube: KubeC
 
 def test_second_apply_of_the_same_revision_writes_nothing(tmp_path: Path,
                                                           kube: KubeClient) -> None:
+    # Four ConfigMaps: enough to be read with one LIST (the bulk path), not GETs.
     make_repo(tmp_path, "idem", [kustomization("app", "idem", "./app", wait=True)],
               {"app/all.yaml": [namespace("idem-app"), config_map("c", "idem-app", a="1"),
+                                *[config_map(f"c{i}", "idem-app", a="1") for i in range(3)],
+                                secret("s", "idem-app", token="t"),
                                 deployment("d", "idem-app")]})
     assert apply_repo(kube, tmp_path).ok
     paths = ["/api/v1/namespaces/idem-app", "/api/v1/namespaces/idem-app/configmaps/c",
