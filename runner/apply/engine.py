@@ -151,20 +151,21 @@ class Engine:
     def _apply_kustomization(self, ks: Kustomization, rendered: RenderedKustomization,
                              report: KustomizationReport, started: float) -> None:
         objects = self._desired(ks, rendered.objects)
-        previous = inventories.load(self.client, ks) or inventories.Inventory()
+        stored = inventories.load(self.client, ks)
+        previous = stored or inventories.Inventory()
         report.previous_revision = previous.revision
         desired = {ObjectKey.of(o): _version(o) for o in objects}
         stale = {k: v for k, v in previous.entries.items() if k not in desired}
         self._check_prune_safety(ks, previous, desired, stale)
-        if not self.options.dry_run:
-            superset = inventories.Inventory({**previous.entries, **desired},
-                                             previous.revision)
-            inventories.save(self.client, ks, superset)
+        superset = {**previous.entries, **desired}
+        if not self.options.dry_run and (stored is None or superset != previous.entries):
+            inventories.save(self.client, ks, inventories.Inventory(superset,
+                                                                    previous.revision))
         if not self._apply_stages(ks, objects, report):
             return
         if not self.options.dry_run and not self._wait(ks, objects, report, started):
             return
-        self._prune(ks, stale, report, desired)
+        self._prune(ks, stale, report, desired, previous)
 
     def _desired(self, ks: Kustomization, objects: list[Manifest]) -> list[Manifest]:
         return desired_objects(ks, objects, self.mapper, self.options.apply_flux_objects)
@@ -267,7 +268,8 @@ class Engine:
         return {check.key: check.api_version for check in ks.health_checks}
 
     def _prune(self, ks: Kustomization, stale: dict[ObjectKey, str],
-               report: KustomizationReport, desired: dict[ObjectKey, str]) -> None:
+               report: KustomizationReport, desired: dict[ObjectKey, str],
+               previous: inventories.Inventory) -> None:
         keep: dict[ObjectKey, str] = {}
         if ks.prune and stale:
             began = time.monotonic()
@@ -283,8 +285,9 @@ class Engine:
         if self.options.dry_run:
             report.outcome = Outcome.PLANNED
             return
-        inventories.save(self.client, ks, inventories.Inventory(
-            {**desired, **keep}, self.options.revision))
+        final = inventories.Inventory({**desired, **keep}, self.options.revision)
+        if (final.entries, final.revision) != (previous.entries, previous.revision):
+            inventories.save(self.client, ks, final)  # a no-change run writes nothing at all
 
 
 def desired_objects(ks: Kustomization, objects: list[Manifest], mapper: ResourceMapper,

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from runner.discover import git
-from runner.discover.sources import parse_source_option
-from runner.render import cache, changes
-from runner.render.cache import RenderCache
-from runner.render.repository import RenderOptions, RepositoryRender, render
+if TYPE_CHECKING:
+    from runner.render.repository import RepositoryRender
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +48,13 @@ def render_options(command: F) -> F:
 def render_repository(path: Path, repository_root: Path | None, sources: tuple[str, ...],
                       strict_substitute: bool, use_cache: bool, concurrency: int | None,
                       changed_since: str | None = None) -> RepositoryRender:
+    # Imported here: `validate -f` uses these options' module but never renders.
+    from runner.discover import git
+    from runner.discover.sources import parse_source_option
+    from runner.render import cache, changes
+    from runner.render.cache import RenderCache
+    from runner.render.repository import RenderOptions, render
+
     options = RenderOptions(
         path=path,
         repository_root=repository_root,

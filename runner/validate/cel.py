@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-import cel
-
 from runner.validate.model import CelRule, Finding
 
 _UNSUPPORTED_MARKERS = ("Undefined variable or function", "unsupported syntax",
@@ -66,10 +64,18 @@ _programs: dict[str, Any] = {}
 _programs_lock = threading.Lock()
 
 
+def _cel() -> Any:
+    """The `cel` package, imported on first use: its __init__ also imports its command line
+    (prompt_toolkit), a quarter second that validations without CEL rules need not pay."""
+    import cel
+
+    return cel
+
+
 def _program(rule: str) -> Any:
     with _programs_lock:
         if rule not in _programs:
-            _programs[rule] = cel.compile(rule)
+            _programs[rule] = _cel().compile(rule)
         return _programs[rule]
 
 
@@ -88,7 +94,7 @@ def check(manifest: dict[str, Any], rules: list[CelRule]) -> list[Finding]:
 
 def _evaluate(rule: CelRule, value: Any, pointer: str) -> Finding | None:
     try:
-        result = _program(rule.rule).execute(cel.Context({"self": value}, FUNCTIONS))
+        result = _program(rule.rule).execute(_cel().Context({"self": value}, FUNCTIONS))
     except (RuntimeError, ValueError, TypeError) as error:
         text = str(error).splitlines()[0]
         if any(marker in text for marker in _UNSUPPORTED_MARKERS):
