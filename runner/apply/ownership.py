@@ -21,3 +21,13 @@ def is_taken_over(entry: dict[str, Any]) -> bool:
     manager, operation = str(entry.get("manager", "")), entry.get("operation")
     return not entry.get("subresource") and any(
         manager.startswith(prefix) and operation == op for prefix, op in TAKEN_OVER)
+
+
+def ignored_reason(manifest: dict[str, Any]) -> str:
+    """Why the runner must never touch this object (Flux's annotations), or ""."""
+    notes = (manifest.get("metadata") or {}).get("annotations") or {}
+    if str(notes.get(RECONCILE_ANNOTATION, "")).lower() == "disabled":
+        return f"{RECONCILE_ANNOTATION}: disabled"
+    if str(notes.get(SSA_ANNOTATION, "")).lower() == "ignore":
+        return f"{SSA_ANNOTATION}: Ignore"
+    return ""

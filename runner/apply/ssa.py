@@ -33,8 +33,8 @@ from runner.apply.ownership import (
     FIELD_MANAGER,
     FORCE_ANNOTATION,
     LAST_APPLIED,
-    RECONCILE_ANNOTATION,
     SSA_ANNOTATION,
+    ignored_reason,
     is_taken_over,
 )
 from runner.kube.client import ApiError, KubeClient
@@ -83,7 +83,7 @@ class Applier:
               prefetched: dict[str, Manifest | None] | None = None) -> Change:
         key = ObjectKey.of(manifest)
         version = str(manifest.get("apiVersion", "")).rsplit("/", 1)[-1]
-        skip = _skip_reason(manifest)
+        skip = ignored_reason(manifest)
         if skip:
             return Change(key, Action.SKIPPED, version, skip)
         try:
@@ -228,15 +228,6 @@ class Applier:
                             content_type="application/json-patch+json")
         return True
 
-
-
-def _skip_reason(manifest: Manifest) -> str:
-    notes = annotations_of(manifest)
-    if notes.get(RECONCILE_ANNOTATION, "").lower() == "disabled":
-        return f"{RECONCILE_ANNOTATION}: disabled"
-    if notes.get(SSA_ANNOTATION, "").lower() == "ignore":
-        return f"{SSA_ANNOTATION}: Ignore"
-    return ""
 
 
 def with_namespace(manifest: Manifest, resource: Resource) -> Manifest:

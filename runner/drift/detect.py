@@ -24,7 +24,11 @@ from runner.apply import compare
 from runner.apply import inventory as inventories
 from runner.apply.engine import desired_objects
 from runner.apply.order import in_apply_order, sort_key
-from runner.apply.ownership import FIELD_MANAGER, RECONCILE_ANNOTATION, SSA_ANNOTATION
+from runner.apply.ownership import (
+    FIELD_MANAGER,
+    SSA_ANNOTATION,
+    ignored_reason,
+)
 from runner.apply.prune import PRUNE_ANNOTATION
 from runner.apply.ssa import differs, object_diff
 from runner.discover.flux import Kustomization, NamespacedName
@@ -375,15 +379,8 @@ def _list_all(client: KubeClient, path: str, params: dict[str, str]) -> list[Man
 
 def _ignored(manifest: Manifest | None, live: Manifest | None) -> str:
     """Why an object is never touched (Flux's annotations, in Git or on the live object)."""
-    for obj in (manifest, live):
-        if obj is None:
-            continue
-        notes = annotations_of(obj)
-        if notes.get(SSA_ANNOTATION, "").lower() == "ignore":
-            return f"{SSA_ANNOTATION}: Ignore"
-        if notes.get(RECONCILE_ANNOTATION, "").lower() == "disabled":
-            return f"{RECONCILE_ANNOTATION}: disabled"
-    return ""
+    return next((reason for obj in (manifest, live) if obj is not None
+                 for reason in [ignored_reason(obj)] if reason), "")
 
 
 def _untouched_status(manifest: Manifest | None, live: Manifest | None) -> DriftStatus:
