@@ -34,6 +34,10 @@ _SUSPECT = re.compile(
     rf"|^[ \t]*(?:-[ \t]+)*{_TOKEN}[ \t]*:(?:[ \t]|$)"  # as a key
     r"|<<[ \t]*:|(?:^|[:\-\[{,][ \t]*)![\w!<]",  # merge keys, tags
     re.M)
+# A much cheaper pattern that matches wherever _SUSPECT can (the words, a digit next to `_`,
+# `.` or `:`, a leading 0, `<<`, `!`): most documents are ruled out by this one alone.
+_MAYBE_SUSPECT = re.compile(r"\b(?:[Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF)\b"
+                            r"|\d_|_\d|\._|\d:\d|\b0[0-9bBoO_]|<<|!")
 
 
 @dataclass
@@ -65,7 +69,7 @@ def parse(text: str, source: str = "<input>") -> Parsed:
 
 
 def _parse_chunk(chunk: str, line: int, source: str, parsed: Parsed) -> None:
-    suspect = _SUSPECT.search(chunk) is not None
+    suspect = _MAYBE_SUSPECT.search(chunk) is not None and _SUSPECT.search(chunk) is not None
     try:
         document = yaml_rs.loads(chunk, parse_datetime=False)
     except yaml_rs.YAMLDecodeError as error:
