@@ -26,7 +26,7 @@ demo: setup controlplane
 	$(BIN)/gitops-runner demo
 
 lint: setup
-	$(BIN)/ruff check runner tests bench
+	$(BIN)/ruff check runner tests bench peers
 	$(BIN)/mypy
 
 test: lint controlplane
