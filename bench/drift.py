@@ -233,9 +233,9 @@ def main() -> None:
         ["drift --correct of the 1% (after detection)",
          f"{results['correct_one_percent']['seconds']:.2f} s", "",
          results["correct_one_percent"]["requests"], "then drift finds nothing"],
-        ["peer: plan (GET + dry-run per object, as flux diff)",
+        ["gitops-runner plan on the same objects (LIST + dry-run of suspects)",
          f"{results['peer_plan_per_object']['seconds']:.2f} s", "",
-         results["peer_plan_per_object"]["requests"], "render not included"],
+         results["peer_plan_per_object"]["requests"], "no drift; render not included"],
     ]
     if kubectl:
         rows.append(["peer: kubectl diff --server-side", f"{kubectl:.2f} s", "", "-",
