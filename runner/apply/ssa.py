@@ -119,19 +119,8 @@ class Applier:
     def _list(self, collection: str, members: list[tuple[str, str]], resource: Resource
               ) -> dict[str, Manifest | None]:
         began = time.monotonic()
-        items: dict[str, Manifest] = {}
-        params = {"limit": "500"}
-        while True:
-            page = self.client.get(collection, **params)
-            # List items carry no kind/apiVersion; without them every object would compare
-            # as different from what Git says.
-            items.update({i["metadata"]["name"]: {"apiVersion": resource.api_version,
-                                                  "kind": resource.kind, **i}
-                          for i in page.get("items", [])})
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                break
-            params = {"limit": "500", "continue": token}
+        items = {i["metadata"]["name"]: resource.identified(i)
+                 for i in self.client.list_items(collection)}
         self._timed("read", began)
         return {path: items.get(name) for name, path in members}
 

@@ -127,7 +127,7 @@ class HealthWaiter:
 
     def _list(self, group: _Group, collection: str) -> str:
         listing = self.client.get(collection)
-        items = [_with_kind(item, group) for item in listing.get("items", [])]
+        items = [group.resource.identified(item) for item in listing.get("items", [])]
         seen = {ObjectKey.of(item): item for item in items}
         for key in group.keys:
             item = seen.get(key)
@@ -138,7 +138,7 @@ class HealthWaiter:
         item = event.get("object")
         if not isinstance(item, dict) or event.get("type") == "BOOKMARK":
             return
-        item = _with_kind(item, group)
+        item = group.resource.identified(item)
         key = ObjectKey.of(item)
         if key in group.keys:
             gone = event.get("type") == "DELETED"
@@ -160,10 +160,3 @@ class HealthWaiter:
     def _set_all(self, group: _Group, result: Result) -> None:
         for key in group.keys:
             self._set(key, result)
-
-
-def _with_kind(item: dict[str, object], group: _Group) -> dict[str, object]:
-    """List items carry no kind/apiVersion; give them the group's so keys match."""
-    if item.get("kind"):
-        return item
-    return {**item, "kind": group.resource.kind, "apiVersion": group.resource.api_version}

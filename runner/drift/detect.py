@@ -139,8 +139,9 @@ class Detector:
         wanted = {(ks.namespace, inventories.parent_name(ks)): ks.id for ks in kustomizations}
         found: dict[NamespacedName, inventories.Inventory] = {}
         for namespace in sorted({ks.namespace for ks in kustomizations}):
-            items = _list_all(self.client, f"/api/v1/namespaces/{namespace}/configmaps",
-                              {"labelSelector": inventories.APPLYSET_ID_LABEL})
+            items = self.client.list_items(f"/api/v1/namespaces/{namespace}/configmaps",
+                                           {"labelSelector": inventories.APPLYSET_ID_LABEL},
+                                           PAGE_SIZE)
             for item in items:
                 metadata = item.get("metadata") or {}
                 ks_id = wanted.get((namespace, str(metadata.get("name"))))
@@ -318,14 +319,15 @@ class _LiveObjects:
                        ) -> list[Manifest]:
         params = {"labelSelector": selector}
         try:
-            return _list_all(self.client, resource.collection_path(), params)
+            return self.client.list_items(resource.collection_path(), params, PAGE_SIZE)
         except ApiError as error:
             if error.status != 403 or not resource.namespaced:
                 raise
         # Not allowed cluster-wide: list each namespace the objects live in.
         items: list[Manifest] = []
         for namespace in sorted(namespaces):
-            items += _list_all(self.client, resource.collection_path(namespace), params)
+            items += self.client.list_items(resource.collection_path(namespace), params,
+                                            PAGE_SIZE)
         return items
 
     def _load_missing(self, wanted: list[tuple[Resource, ObjectKey]], pool_size: int) -> None:
@@ -342,7 +344,8 @@ class _LiveObjects:
             (resource, namespace), keys = item
             if len(keys) > LIST_MISSING_ABOVE:
                 path = resource.collection_path(namespace or None)
-                self._add(resource, _list_all(self.client, path, {}), labelled=False)
+                self._add(resource, self.client.list_items(path, {}, PAGE_SIZE),
+                          labelled=False)
                 return
             for key in keys:
                 found = self.client.get_or_none(resource.object_path(key.name,
@@ -356,25 +359,11 @@ class _LiveObjects:
     def _add(self, resource: Resource, items: list[Manifest], labelled: bool) -> None:
         objects = self._by_resource.setdefault(resource, {})
         for listed in items:
-            # LIST items carry no apiVersion/kind: put them first, as in a GET
-            item = {"kind": resource.kind, "apiVersion": resource.api_version, **listed}
+            item = resource.identified(listed)
             key = ObjectKey.of(item)
             objects[key] = item
             if labelled:
                 self._labelled.setdefault(key, (resource, item))
-
-
-def _list_all(client: KubeClient, path: str, params: dict[str, str]) -> list[Manifest]:
-    """Every item of a collection, page by page."""
-    items: list[Manifest] = []
-    query = {**params, "limit": str(PAGE_SIZE)}
-    while True:
-        page = client.get(path, **query)
-        items += page.get("items") or []
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return items
-        query["continue"] = token
 
 
 def _ignored(manifest: Manifest | None, live: Manifest | None) -> str:

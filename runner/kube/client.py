@@ -94,6 +94,20 @@ class KubeClient:
     def get(self, path: str, **params: str) -> JSON:
         return self.request("GET", path, params=params)
 
+    def list_items(self, path: str, params: Mapping[str, str] | None = None,
+                   page_size: int = 500) -> list[JSON]:
+        """Every item of a collection, page by page. Items carry no kind/apiVersion (see
+        discovery.Resource.identified)."""
+        items: list[JSON] = []
+        query = {**(params or {}), "limit": str(page_size)}
+        while True:
+            page = self.request("GET", path, params=query)
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
     def get_or_none(self, path: str) -> JSON | None:
         try:
             return self.get(path)

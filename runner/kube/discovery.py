@@ -38,6 +38,11 @@ class Resource:
     def object_path(self, name: str, namespace: str | None = None) -> str:
         return f"{self.collection_path(namespace)}/{name}"
 
+    def identified(self, item: JSON) -> JSON:
+        """`item` with this resource's apiVersion and kind: LIST items carry neither, and
+        without them an object neither has its key nor compares equal to a manifest."""
+        return {"apiVersion": self.api_version, "kind": self.kind, **item}
+
 
 class UnknownKind(RunnerError):
     """The cluster serves no resource for an apiVersion/kind."""
