@@ -9,7 +9,6 @@ read, so a stale cache entry is never served.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,11 @@ class BuildInputs:
     remote: bool = False
 
 
-def collect(directory: Path, kustomization: dict[str, Any], scanned: Iterable[Path] = (),
-            ) -> BuildInputs:
-    """Inputs of a build of `directory` with the given (possibly generated) kustomization."""
+def collect(directory: Path, kustomization: dict[str, Any]) -> BuildInputs:
+    """Inputs of a build of `directory` with the given kustomization (a generated one lists
+    the scanned files as its resources, so they are followed like any reference)."""
     inputs = BuildInputs()
-    visited: set[Path] = set()
-    for path in scanned:
-        _add_path(path, inputs, visited)
-    _follow(directory, kustomization, inputs, visited)
+    _follow(directory, kustomization, inputs, set())
     return inputs
 
 
