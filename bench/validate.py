@@ -6,7 +6,8 @@
     objects written to one YAML stream, then `gitops-runner validate -f` and kubeconform
     both read that stream;
 (b) a generated set of mixed kinds (Deployment, Service, ConfigMap, Secret, RBAC, Ingress,
-    HPA, PDB, CronJob, a few invalid) in files of 100 documents.
+    HPA, PDB, CronJob, about 1% invalid) in files of 100 documents, spread over 20
+    namespaces that the set creates (its first file), as a repository would.
 Both tools get the same schemas (runner.validate.export writes ours in kubeconform's layout),
 the same strictness (-strict), `-ignore-missing-schemas` (the corpora's CRDs come from Helm
 charts that are not in the repositories) and as many workers as cores (`-n`). Peak memory is
@@ -45,6 +46,7 @@ REPOSITORIES = {
     "bjw-s-labs-home-ops": "kubernetes/flux/cluster",
 }
 KUBERNETES_VERSION = "1.35.4"
+NAMESPACES = 20
 OURS = [sys.executable, "-c", "import sys; from runner.cli.validate import validate; "
                               "validate(sys.argv[1:])"]
 
@@ -110,15 +112,20 @@ def generate(directory: Path, count: int, per_file: int = 100) -> int:
               _role_binding, _ingress, _hpa, _pdb, _cronjob]
     written = 0
     for file_index in range(0, count, per_file):
-        documents = []
+        documents = [] if file_index else _namespaces()
         for index in range(file_index, min(count, file_index + per_file)):
-            document = rng.choice(makers)(f"r{index}", f"ns{index % 20}")
+            document = rng.choice(makers)(f"r{index}", f"ns{index % NAMESPACES}")
             if rng.random() < 0.01:
                 document["spec" if "spec" in document else "metadata"]["bogusField"] = 1
             documents.append(document)
         (directory / f"set-{file_index // per_file:05d}.yaml").write_text(dump_all(documents))
         written += len(documents)
     return written
+
+
+def _namespaces() -> list[dict[str, Any]]:
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns{index}"}}
+            for index in range(NAMESPACES)]
 
 
 def _meta(name: str, namespace: str) -> dict[str, Any]:

@@ -87,25 +87,42 @@ def load_documents(text: str, source: str = "<input>") -> Iterator[tuple[int, An
             yield start_line, document
 
 
-_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
+_SEPARATOR_REST = re.compile(r"[ \t]*(?:#.*)?$", re.M)  # what may follow `---` on its line
 
 
 def split_documents(text: str) -> Iterator[tuple[int, str]]:
     """Split a multi-document stream on `---` lines, keeping each chunk's first line number.
 
     A `---` line cannot occur inside a block scalar at the top level (block content is
-    indented), so splitting on it is safe for manifests.
+    indented), so splitting on it is safe for manifests. str.find jumps between candidate
+    `---` (a regex anchored at line starts would try every position).
     """
     position, line = 0, 1
-    for match in _SEPARATOR.finditer(text):
-        chunk = text[position:match.start()]
-        if chunk.strip():
+    for start, end in _separators(text):
+        chunk = text[position:start]
+        if chunk and not chunk.isspace():
             yield line, chunk
         line += chunk.count("\n") + 1
-        position = match.end() + 1
+        position = end + 1
     tail = text[position:]
-    if tail.strip():
+    if tail and not tail.isspace():
         yield line, tail
+
+
+def _separators(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end of line) of every `---` line."""
+    start = 0 if text.startswith("---") else _next_dashes(text, 0)
+    while start >= 0:
+        rest = _SEPARATOR_REST.match(text, start + 3)
+        if rest is not None:
+            yield start, rest.end()
+        start = _next_dashes(text, start + 3)
+
+
+def _next_dashes(text: str, position: int) -> int:
+    """Where the next line starting with `---` starts, or -1."""
+    found = text.find("\n---", position)
+    return found + 1 if found >= 0 else -1
 
 
 def duplicate_keys(text: str) -> list[DuplicateKey]:

@@ -14,21 +14,21 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.discover import graph
 from runner.errors import RunnerError
 from runner.manifest import Manifest, ObjectKey, group_of, version_of
-from runner.render.repository import RepositoryRender
 from runner.validate import cel, crd, deprecations, rules, schemas
 from runner.validate.locate import Origin, SourceIndex
-from runner.validate.model import Finding, KindSchema
-from runner.validate.rules import ObjectRecord
+from runner.validate.model import Finding, KindSchema, ObjectResult
 from runner.validate.schemas import SchemaStore
 from runner.validate.yamlfast import parse
 from runner.yamlio import YamlError
+
+if TYPE_CHECKING:  # rendering is not imported for plain files (start-up time)
+    from runner.render.repository import RepositoryRender
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 PARALLEL_THRESHOLD = 2000  # objects (or files x 20) below which forking costs more than it saves
@@ -45,16 +45,6 @@ class Options:
     kubeconfig: str | None = None
     context: str | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-
-
-@dataclass
-class ObjectResult:
-    object: str
-    status: str  # valid, invalid, skipped
-    file: str = ""
-    line: int = 0
-    kustomization: str = ""
-    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +82,7 @@ class Context:
     options: Options
     cluster_namespaces: set[str] = field(default_factory=set)
     index: SourceIndex = field(default_factory=SourceIndex)
+    kinds: dict[tuple[str, str], KindVerdict] = field(default_factory=dict)
 
 
 def build_context(options: Options, input_crds: Iterable[tuple[Manifest, str]]) -> Context:
@@ -144,6 +135,18 @@ def _cluster_schemas(options: Options,
 
 # -- one object -----------------------------------------------------------------------------
 
+@dataclass
+class KindVerdict:
+    """What every object of one apiVersion/kind gets, whatever its content: worked out once
+    per kind (a large input has thousands of objects of a handful of kinds)."""
+
+    status: str | None  # "skipped" or "invalid" by kind alone; None: check each object
+    findings: list[Finding]  # reported for every object of the kind
+    schema: KindSchema | None = None  # the served schema to check objects against
+    namespaced: bool | None = None
+    group: str = ""
+
+
 def check_manifest(manifest: Any, context: Context) -> tuple[str, list[Finding], bool | None]:
     """(status, findings, namespaced) of one document."""
     if not isinstance(manifest, dict):
@@ -154,30 +157,40 @@ def check_manifest(manifest: Any, context: Context) -> tuple[str, list[Finding],
             or not kind:
         return "invalid", [Finding("missing-type", "the object has no apiVersion or kind",
                                    hint="every Kubernetes object needs apiVersion and kind")], None
+    verdict = context.kinds.get((api_version, kind))
+    if verdict is None:
+        verdict = context.kinds[api_version, kind] = _kind_verdict(api_version, kind, context)
+    if verdict.status is not None:
+        return verdict.status, [replace(f) for f in verdict.findings], None
+    findings = _schema_findings(manifest, verdict.schema) if verdict.schema is not None else []
+    findings += [replace(f) for f in verdict.findings]  # copies: callers fill in the object
+    findings += _name_findings(manifest, verdict.group, kind)
+    status = "invalid" if any(f.severity == "error" for f in findings) else "valid"
+    return status, findings, verdict.namespaced
+
+
+def _kind_verdict(api_version: str, kind: str, context: Context) -> KindVerdict:
     options = context.options
     signature = f"{api_version}/{kind}"
     if kind in options.skip or signature in options.skip:
-        return "skipped", [], None
+        return KindVerdict("skipped", [])
     if kind in options.reject or signature in options.reject:
-        return "invalid", [Finding("rejected-kind", f"kind {kind} is not allowed (--reject)")], \
-            None
-    findings: list[Finding] = []
+        return KindVerdict("invalid", [Finding("rejected-kind",
+                                               f"kind {kind} is not allowed (--reject)")])
     schema = context.store.lookup(api_version, kind)
-    if schema is None or not schema.served:
-        problem = _unknown_api(api_version, kind, schema, context)
-        if problem is None:
-            if options.ignore_missing_schemas:
-                return "skipped", [], None
-            problem = Finding("schema-missing", f"no schema for {kind} in {api_version}",
-                              hint="add the CRD to the input, pass --schema-location, or "
-                                   "--ignore-missing-schemas / --skip the kind")
-        findings.append(problem)
-    else:
-        findings += _schema_findings(manifest, schema)
-        findings += _deprecation_warnings(api_version, kind, schema, context)
-    findings += _name_findings(manifest, group_of(api_version), kind)
-    status = "invalid" if any(f.severity == "error" for f in findings) else "valid"
-    return status, findings, schema.namespaced if schema is not None else None
+    group = group_of(api_version)
+    namespaced = schema.namespaced if schema is not None else None
+    if schema is not None and schema.served:
+        return KindVerdict(None, _deprecation_warnings(api_version, kind, schema, context),
+                           schema, namespaced, group)
+    problem = _unknown_api(api_version, kind, schema, context)
+    if problem is None:
+        if options.ignore_missing_schemas:
+            return KindVerdict("skipped", [])
+        problem = Finding("schema-missing", f"no schema for {kind} in {api_version}",
+                          hint="add the CRD to the input, pass --schema-location, or "
+                               "--ignore-missing-schemas / --skip the kind")
+    return KindVerdict(None, [problem], None, namespaced, group)
 
 
 def _schema_findings(manifest: Manifest, schema: KindSchema) -> list[Finding]:
@@ -262,18 +275,17 @@ class Item:
     origin: Origin | None = None
 
 
-def check_item(item: Item, context: Context) -> tuple[ObjectResult, ObjectRecord | None, str]:
+def check_item(item: Item, context: Context) -> ObjectResult:
     status, findings, namespaced = check_manifest(item.manifest, context)
     manifest = item.manifest if isinstance(item.manifest, dict) else {}
     key = ObjectKey.of(manifest)
     raw_namespace = key.namespace
     if namespaced and not key.namespace:
         key = ObjectKey(key.group, key.kind, rules.DEFAULT_NAMESPACE, key.name)
-    record = ObjectRecord(key, namespaced, item.file, item.line, item.kustomization) \
-        if manifest.get("kind") else None
-    if record is not None and status != "skipped":
-        findings += rules.scope_findings(record, raw_namespace)
-    result = ObjectResult(str(key), status, item.file, item.line, item.kustomization)
+    result = ObjectResult(str(key), status, item.file, item.line, item.kustomization,
+                          key=key if key.kind else None, namespaced=namespaced)
+    if result.key is not None and status != "skipped":
+        findings += rules.scope_findings(result, raw_namespace)
     for finding in findings:
         finding.object = finding.object or result.object
         finding.kustomization = finding.kustomization or item.kustomization
@@ -284,7 +296,7 @@ def check_item(item: Item, context: Context) -> tuple[ObjectResult, ObjectRecord
     if any(f.severity == "error" for f in findings):
         result.status = "invalid"
     result.findings = findings
-    return result, record, raw_namespace
+    return result
 
 
 _CONTEXT: Context | None = None
@@ -292,9 +304,9 @@ _ITEMS: Sequence[Item] = ()
 _FILES: Sequence[tuple[Path, str]] = ()
 
 
-def _check_range(bounds: tuple[int, int]) -> list[tuple[ObjectResult, ObjectRecord | None]]:
+def _check_range(bounds: tuple[int, int]) -> list[ObjectResult]:
     assert _CONTEXT is not None
-    return [check_item(item, _CONTEXT)[:2] for item in _ITEMS[bounds[0]:bounds[1]]]
+    return [check_item(item, _CONTEXT) for item in _ITEMS[bounds[0]:bounds[1]]]
 
 
 def _check_files(indices: list[int]) -> FileBatch:
@@ -308,14 +320,14 @@ def _check_files(indices: list[int]) -> FileBatch:
 
 @dataclass
 class FileBatch:
-    pairs: list[tuple[ObjectResult, ObjectRecord | None]] = field(default_factory=list)
+    objects: list[ObjectResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     parse_seconds: float = 0.0
     check_seconds: float = 0.0
     slow_documents: int = 0
 
     def add(self, batch: FileBatch) -> None:
-        self.pairs += batch.pairs
+        self.objects += batch.objects
         self.findings += batch.findings
         self.parse_seconds += batch.parse_seconds
         self.check_seconds += batch.check_seconds
@@ -346,12 +358,13 @@ def _check_one_file(path: Path, display: str, context: Context) -> FileBatch:
                                         "duplicate keys, others keep the last silently")
                            for d in parsed.duplicates]
     index = SourceIndex()
-    index.add_file(path, parsed.documents, text)
-    local = Context(context.store, context.options, context.cluster_namespaces, index)
+    index.add_text(path, text)
+    local = Context(context.store, context.options, context.cluster_namespaces, index,
+                    context.kinds)
     for line, document in parsed.documents:
         for manifest in _expand_lists(document):
             item = Item(manifest, display, line, origin=Origin(path, line))
-            batch.pairs.append(check_item(item, local)[:2])
+            batch.objects.append(check_item(item, local))
     batch.check_seconds = time.perf_counter() - started
     return batch
 
@@ -405,9 +418,9 @@ def validate_files(paths: Sequence[str], options: Options) -> Result:
     for batch in batches:
         total.add(batch)
     result = Result(files=len(files), slow_documents=total.slow_documents)
-    result.objects = [pair[0] for pair in total.pairs]
+    result.objects = total.objects
     result.findings = total.findings
-    _cross_object(result, [pair[1] for pair in total.pairs if pair[1] is not None], context,
+    _cross_object(result, context,
                   namespace_severity="error" if options.kubeconfig else "warning")
     result.seconds = {"schemas": load_seconds, "parse": total.parse_seconds,
                       "check": total.check_seconds,
@@ -492,11 +505,10 @@ def validate_render(render: RepositoryRender, options: Options) -> Result:
                            workers)
     finally:
         _CONTEXT, _ITEMS = None, ()
-    pairs = [pair for chunk in chunks for pair in chunk]
-    result.objects = [pair[0] for pair in pairs]
+    result.objects = [obj for chunk in chunks for obj in chunk]
     result.files = len({i.file for i in items if i.file})
     _render_findings(render, result)
-    _cross_object(result, [pair[1] for pair in pairs if pair[1] is not None], context,
+    _cross_object(result, context,
                   namespace_severity="error")
     result.seconds = {"parse": parse_seconds, "schemas": load_seconds - parse_seconds,
                       "check": time.perf_counter() - checked,
@@ -539,6 +551,8 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _render_findings(render: RepositoryRender, result: Result) -> None:
+    from runner.discover import graph
+
     for ks_id, rendered in render.kustomizations.items():
         if rendered.error is not None:
             result.findings.append(Finding("render", rendered.error.message,
@@ -552,17 +566,11 @@ def _render_findings(render: RepositoryRender, result: Result) -> None:
         result.findings.append(Finding("depends-on", error.message, hint=error.hint))
 
 
-def _cross_object(result: Result, records: list[ObjectRecord], context: Context,
-                  namespace_severity: str) -> None:
-    extra = rules.duplicate_findings(records)
-    extra += rules.namespace_findings(records, context.cluster_namespaces, namespace_severity)
-    by_object: dict[tuple[str, str, int], ObjectResult] = {
-        (o.object, o.file, o.line): o for o in result.objects}
-    for finding in extra:
-        owner = by_object.get((finding.object, finding.file, finding.line))
-        if owner is None:
-            result.findings.append(finding)
-            continue
+def _cross_object(result: Result, context: Context, namespace_severity: str) -> None:
+    extra = rules.duplicate_findings(result.objects)
+    extra += rules.namespace_findings(result.objects, context.cluster_namespaces,
+                                      namespace_severity)
+    for owner, finding in extra:
         owner.findings.append(finding)
         if finding.severity == "error":
             owner.status = "invalid"

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from runner.yamlio import TolerantLoader, split_documents
+from runner.yamlio import FastLoader, TolerantLoader, split_documents
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
@@ -49,6 +49,11 @@ class SourceIndex:
                     key = (str(document.get("kind", "")), name)
                     self._by_name.setdefault(key, []).append(Origin(path, line))
 
+    def add_text(self, path: Path, text: str) -> None:
+        """Only the text, for line_of(): plain files name their documents' origins directly."""
+        with self._lock:
+            self._texts[path] = text
+
     def find(self, manifest: dict[str, Any], prefix: str = "", suffix: str = "",
              candidates: set[Path] | None = None) -> Origin | None:
         kind = str(manifest.get("kind", ""))
@@ -76,9 +81,8 @@ class SourceIndex:
         chunk = next((c for line, c in split_documents(text) if line == origin.line), None)
         if chunk is None:
             return origin.line
-        try:
-            node = yaml.compose(chunk, Loader=TolerantLoader)
-        except yaml.YAMLError:
+        node = _compose(chunk)
+        if node is None:
             return origin.line
         line = 0
         for part in pointer.strip("/").split("/"):
@@ -87,6 +91,17 @@ class SourceIndex:
                 break
             node, line = found
         return origin.line + line
+
+
+def _compose(chunk: str) -> Any:
+    """The node tree of one document: libyaml's composer, the pure-Python one for what it
+    refuses (a redefined anchor); None if the document cannot be read."""
+    for loader in (FastLoader, TolerantLoader):
+        try:
+            return yaml.compose(chunk, Loader=loader)
+        except yaml.YAMLError:
+            continue
+    return None
 
 
 def _child(node: Any, part: str) -> tuple[Any, int] | None:

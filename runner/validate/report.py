@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
-from runner.validate.engine import ObjectResult, Result
-from runner.validate.model import Finding
+from runner.validate.engine import Result
+from runner.validate.model import Finding, ObjectResult
 
 FORMATS = ("text", "json", "junit", "github", "gitlab")
 
@@ -65,6 +64,8 @@ def json_report(result: Result, summary: bool) -> str:
 
 def junit(result: Result, summary: bool) -> str:
     """One test suite per Kustomization (or file), one test case per object."""
+    from xml.sax.saxutils import escape, quoteattr  # imports http.client: only when needed
+
     suites: dict[str, list[ObjectResult]] = {}
     for obj in result.objects:
         suites.setdefault(obj.kustomization or obj.file or "input", []).append(obj)

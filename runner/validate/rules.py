@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from runner.manifest import ObjectKey
-from runner.validate.model import Finding
+from runner.validate.model import Finding, ObjectResult
 
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 DEFAULT_NAMESPACE = "default"
@@ -32,21 +31,11 @@ _PATH_SEGMENT_KINDS = frozenset({("rbac.authorization.k8s.io", kind) for kind in
 _MAX_LENGTH = {("batch", "CronJob"): 52}  # the Job names it makes get 11 more characters
 
 
-@dataclass(frozen=True)
-class ObjectRecord:
-    """What the cross-object checks need of one object (small: 50,000 of them fit easily)."""
-
-    key: ObjectKey  # namespace defaulted to `default` for namespaced kinds
-    namespaced: bool | None
-    file: str = ""
-    line: int = 0
-    kustomization: str = ""
-
-    def finding(self, rule: str, message: str, hint: str = "", severity: str = "error",
-                ) -> Finding:
-        return Finding(rule, message, severity=severity, object=str(self.key),
-                       kustomization=self.kustomization, file=self.file, line=self.line,
-                       hint=hint)
+def _finding(record: ObjectResult, rule: str, message: str, hint: str = "",
+             severity: str = "error") -> Finding:
+    return Finding(rule, message, severity=severity, object=record.object,
+                   kustomization=record.kustomization, file=record.file, line=record.line,
+                   hint=hint)
 
 
 def name_problem(group: str, kind: str, name: str) -> str | None:
@@ -73,45 +62,50 @@ def name_problem(group: str, kind: str, name: str) -> str | None:
     return None
 
 
-def scope_findings(record: ObjectRecord, raw_namespace: str) -> list[Finding]:
-    if record.namespaced is False and raw_namespace:
-        return [record.finding(
-            "cluster-scoped-namespace",
+def scope_findings(record: ObjectResult, raw_namespace: str) -> list[Finding]:
+    if record.namespaced is False and raw_namespace and record.key is not None:
+        return [_finding(
+            record, "cluster-scoped-namespace",
             f"{record.key.kind} is cluster-scoped but has metadata.namespace {raw_namespace!r}",
             "remove metadata.namespace (a kustomization `namespace:` does not set it on "
             "cluster-scoped kinds it knows, but it does on custom ones)")]
     return []
 
 
-def duplicate_findings(records: Iterable[ObjectRecord]) -> list[Finding]:
+Attributed = tuple[ObjectResult, Finding]  # a cross-object finding and the object it is about
+
+
+def duplicate_findings(records: Iterable[ObjectResult]) -> list[Attributed]:
     """One finding per repeated object, naming where it was first defined."""
-    first: dict[ObjectKey, ObjectRecord] = {}
+    first: dict[ObjectKey, ObjectResult] = {}
     findings = []
     for record in records:
+        if record.key is None:
+            continue
         earlier = first.setdefault(record.key, record)
         if earlier is record:
             continue
         where = earlier.kustomization or f"{earlier.file}:{earlier.line}"
         if earlier.kustomization and record.kustomization == earlier.kustomization:
             where = f"{earlier.file}:{earlier.line}" if earlier.file else "the same render"
-        findings.append(record.finding(
-            "duplicate-object", f"{record.key} is also defined by {where}",
+        findings.append((record, _finding(
+            record, "duplicate-object", f"{record.object} is also defined by {where}",
             "keep one definition: two Kustomizations applying the same object overwrite "
-            "each other and fight over pruning"))
+            "each other and fight over pruning")))
     return findings
 
 
-def namespace_findings(records: Iterable[ObjectRecord], known: set[str],
-                       severity: str = "error") -> list[Finding]:
+def namespace_findings(records: Iterable[ObjectResult], known: set[str],
+                       severity: str = "error") -> list[Attributed]:
     """Namespaced objects whose namespace nobody creates."""
     created = known | BUILTIN_NAMESPACES
-    records = list(records)
-    created |= {r.key.name for r in records if r.key.group == "" and r.key.kind == "Namespace"}
-    return [record.finding(
-        "namespace-missing",
-        f"namespace {record.key.namespace!r} is not created by these manifests"
+    keyed = [(r, r.key) for r in records if r.key is not None]
+    created |= {key.name for _, key in keyed if key.group == "" and key.kind == "Namespace"}
+    return [(record, _finding(
+        record, "namespace-missing",
+        f"namespace {key.namespace!r} is not created by these manifests"
         + (" nor present in the cluster" if known else ""),
-        f"add a Namespace {record.key.namespace} (in this or an earlier Kustomization), or "
-        f"fix metadata.namespace / the Kustomization's targetNamespace", severity)
-        for record in records
-        if record.namespaced and record.key.namespace not in created]
+        f"add a Namespace {key.namespace} (in this or an earlier Kustomization), or "
+        f"fix metadata.namespace / the Kustomization's targetNamespace", severity))
+        for record, key in keyed
+        if record.namespaced and key.namespace not in created]

@@ -11,6 +11,7 @@ Order (the first source that knows an apiVersion/kind wins):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import urllib3
 
 from runner.errors import RunnerError
 from runner.manifest import group_of, version_of
@@ -270,14 +270,22 @@ def render_template(template: str, kind: str, api_version: str, kubernetes_versi
     return _TEMPLATE_FIELD.sub(lambda match: values[match.group(1)], template)
 
 
-_HTTP = urllib3.PoolManager(retries=urllib3.Retry(2, backoff_factor=0.2))
+@functools.cache
+def _http() -> Any:
+    """One connection pool for schema URLs, made on first use (most runs read no URL, and
+    importing urllib3 is a tenth of a small validation's time)."""
+    import urllib3
+
+    return urllib3.PoolManager(retries=urllib3.Retry(2, backoff_factor=0.2))
 
 
 def _fetch(where: str) -> bytes | None:
     """The bytes at a path or URL; None when there is nothing there (404, no such file)."""
     if where.startswith(("http://", "https://")):
+        import urllib3
+
         try:
-            response = _HTTP.request("GET", where, timeout=urllib3.Timeout(10, 30))
+            response = _http().request("GET", where, timeout=urllib3.Timeout(10, 30))
         except urllib3.exceptions.HTTPError as error:
             raise SchemaError(f"cannot fetch schema {where}: {error}",
                               "check the --schema-location URL and the network") from error

@@ -3,6 +3,8 @@ semantics) does."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from runner.validate.yamlfast import parse
@@ -45,3 +47,19 @@ def test_duplicate_keys_are_found_with_their_line() -> None:
 def test_errors_name_the_file_line() -> None:
     with pytest.raises(YamlError, match=r"f.yaml:5:"):
         parse("a: 1\n---\nb: 2\nc: [1\n", "f.yaml")
+
+
+def test_cheap_hints_match_wherever_the_full_pattern_does() -> None:
+    """maybe_suspect() may say yes too often (PyYAML then decides), never too rarely."""
+    from runner.validate.yamlfast import _SUSPECT, maybe_suspect
+    pieces = ["a", "key", ":", ": ", " ", "  ", "\t", "\n", "- ", "-", "+", "[", "]", "{", "}",
+              ",", "#", "?", "0", "1", "7", "9", "_", ".", "e", "b", "O", "x", "yes", "No",
+              "ON", "off", "oN", "<<", "!", "!!str ", "'", '"', "\r\n"]
+    rng = random.Random(7)
+    matched = 0
+    for _ in range(40_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        if _SUSPECT.search(text):
+            matched += 1
+            assert maybe_suspect(text), repr(text)
+    assert matched > 1_000  # the generator does reach the patterns
