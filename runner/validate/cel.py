@@ -10,9 +10,13 @@ verdict on the object.
 
 from __future__ import annotations
 
+import functools
+import importlib.machinery
+import importlib.util
 import itertools
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -64,12 +68,25 @@ _programs: dict[str, Any] = {}
 _programs_lock = threading.Lock()
 
 
+@functools.cache
 def _cel() -> Any:
-    """The `cel` package, imported on first use: its __init__ also imports its command line
-    (prompt_toolkit), a quarter second that validations without CEL rules need not pay."""
-    import cel
+    """The `cel` package's compiled core, loaded on first use and on its own: the package's
+    __init__ also imports its command line (typer, prompt_toolkit), a quarter of a second
+    that a small validation would otherwise spend on every run that meets a CEL rule."""
+    package = importlib.util.find_spec("cel")
+    if package is None or package.origin is None:
+        raise ImportError("the common-expression-language package is not installed")
+    binary = next(Path(package.origin).parent.glob("cel.*.so"), None)
+    if binary is None:
+        import cel  # an unexpected layout: the whole package works too
 
-    return cel
+        return cel
+    loader = importlib.machinery.ExtensionFileLoader("cel.cel", str(binary))
+    spec = importlib.util.spec_from_file_location("cel.cel", binary, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 def _program(rule: str) -> Any:

@@ -91,7 +91,7 @@ def parse(text: str, source: str = "<input>") -> Parsed:
 
 def _parse_chunk(chunk: str, line: int, source: str, parsed: Parsed, suspect_file: bool,
                  ) -> None:
-    suspect = suspect_file and _SUSPECT.search(chunk) is not None
+    suspect = suspect_file and maybe_suspect(chunk) and _SUSPECT.search(chunk) is not None
     try:
         document = yaml_rs.loads(chunk, parse_datetime=False)
     except yaml_rs.YAMLDecodeError as error:
