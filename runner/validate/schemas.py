@@ -67,8 +67,8 @@ class BuiltinSchemas:
     def __init__(self, compacted: JSON, source: str, strict: bool) -> None:
         self.source = source
         self.strict = strict
-        self.definitions: JSON = {name: prepare(schema, strict)
-                                  for name, schema in compacted["definitions"].items()}
+        self._raw: JSON = compacted["definitions"]
+        self._prepared: JSON = {}  # prepared on first use: a run meets a few dozen of 600
         self.kinds: dict[tuple[str, str, str], tuple[str, bool]] = {
             (group, version, kind): (definition, namespaced)
             for group, version, kind, definition, namespaced in compacted["kinds"]}
@@ -83,19 +83,27 @@ class BuiltinSchemas:
                 pending = [name]
                 while pending:
                     current = pending.pop()
-                    if current in found or current not in self.definitions:
+                    if current in found or current not in self._raw:
                         continue
-                    found[current] = self.definitions[current]
+                    found[current] = self._definition(current)
                     pending.extend(_references(found[current]))
                 self._closures[name] = found
             return self._closures[name]
+
+    def _definition(self, name: str) -> JSON:
+        prepared: JSON | None = self._prepared.get(name)
+        if prepared is None:
+            prepared = self._prepared[name] = prepare(self._raw[name], self.strict)
+        return prepared
 
     def get(self, group: str, version: str, kind: str) -> KindSchema | None:
         entry = self.kinds.get((group, version, kind))
         if entry is None:
             return None
         definition, namespaced = entry
-        schema = {**self.definitions[definition], "definitions": self.closure(definition)}
+        with self._lock:
+            top = self._definition(definition)
+        schema = {**top, "definitions": self.closure(definition)}
         return KindSchema(group, version, kind, schema, self.source, namespaced=namespaced)
 
 
