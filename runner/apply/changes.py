@@ -31,6 +31,9 @@ class Change:
     version: str = ""  # API version applied, kept in the inventory as Flux does
     reason: str = ""
     diff: str | None = None
+    # The object as the API server last returned it (write response, or the live object
+    # when nothing was written): lets a wait skip objects already healthy. Not reported.
+    observed: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"object": str(self.key), "id": self.key.flux_id,

@@ -64,6 +64,7 @@ class Engine:
         self.options = options
         self.mapper = ResourceMapper(client)
         self.applier = Applier(client, self.mapper, options.object_workers)
+        self.inventories = inventories.Store(client)
         self._applied_namespaces: set[str] = set()
 
     def run(self, render: RepositoryRender, command: str) -> RunReport:
@@ -74,6 +75,7 @@ class Engine:
             raise RunnerError("refusing to apply: the repository did not render cleanly",
                               "fix the render errors first; nothing was written")
         order = render.in_dependency_order()
+        self.inventories.prefetch(r.kustomization for r in order)
         results = self._schedule(render, order)
         report.kustomizations = [results[r.kustomization.id] for r in order]
         report.timings = {"render": render.seconds, "total": time.monotonic() - started
@@ -143,6 +145,8 @@ class Engine:
             self._apply_kustomization(ks, rendered, report, started)
         except RunnerError as error:
             report.outcome, report.reason = Outcome.FAILED, error.message
+        for change in report.changes.entries:
+            change.observed = None  # only the waits needed them
         if report.outcome == Outcome.FAILED:
             self.options.progress(f"{ks}: FAILED: {report.reason}")
         report.timings["total"] = time.monotonic() - started
@@ -151,7 +155,7 @@ class Engine:
     def _apply_kustomization(self, ks: Kustomization, rendered: RenderedKustomization,
                              report: KustomizationReport, started: float) -> None:
         objects = self._desired(ks, rendered.objects)
-        stored = inventories.load(self.client, ks)
+        stored = self.inventories.load(ks)
         previous = stored or inventories.Inventory()
         report.previous_revision = previous.revision
         desired = {ObjectKey.of(o): _version(o) for o in objects}
@@ -159,8 +163,7 @@ class Engine:
         self._check_prune_safety(ks, previous, desired, stale)
         superset = {**previous.entries, **desired}
         if not self.options.dry_run and (stored is None or superset != previous.entries):
-            inventories.save(self.client, ks, inventories.Inventory(superset,
-                                                                    previous.revision))
+            self.inventories.save(ks, inventories.Inventory(superset, previous.revision))
         if not self._apply_stages(ks, objects, report):
             return
         if not self.options.dry_run and not self._wait(ks, objects, report, started):
@@ -208,7 +211,8 @@ class Engine:
                 report.reason = "; ".join(f"{c.key}: {c.reason}" for c in failed[:5])
                 return False
             if stage < 2 and not self.options.dry_run:
-                self.mapper.refresh()  # new CRDs serve new kinds from here on
+                if any(m.get("kind") in SERVES_KINDS for m in members):
+                    self.mapper.refresh()  # new CRDs serve new kinds from here on
                 self._wait_stage(ks, members, report)
         return True
 
@@ -227,7 +231,7 @@ class Engine:
         waiter = HealthWaiter(self.client, self.mapper, self.options.health,
                               self.options.progress)
         result = waiter.wait({ObjectKey.of(m): str(m["apiVersion"]) for m in members},
-                             ks.timeout_seconds)
+                             ks.timeout_seconds, _observed(report))
         _add_timing(report, "wait", result.seconds)
         if not result.ok:
             raise RunnerError(f"{ks}: stage objects not ready: "
@@ -244,7 +248,7 @@ class Engine:
         remaining = max(1.0, ks.timeout_seconds - (time.monotonic() - started))
         waiter = HealthWaiter(self.client, self.mapper, self.options.health,
                               lambda line: self.options.progress(f"{ks}: waiting: {line}"))
-        result = waiter.wait(targets, remaining)
+        result = waiter.wait(targets, remaining, _observed(report))
         _add_timing(report, "wait", result.seconds)
         report.health = HealthReport(
             checked=len(targets),
@@ -287,7 +291,12 @@ class Engine:
             return
         final = inventories.Inventory({**desired, **keep}, self.options.revision)
         if (final.entries, final.revision) != (previous.entries, previous.revision):
-            inventories.save(self.client, ks, final)  # a no-change run writes nothing at all
+            self.inventories.save(ks, final)  # a no-change run writes nothing at all
+
+
+# Objects whose creation makes the API server serve new kinds: discovery is read again after
+# a stage holding one (reading it costs two large responses, under a lock every apply needs).
+SERVES_KINDS = frozenset({"CustomResourceDefinition", "APIService"})
 
 
 def desired_objects(ks: Kustomization, objects: list[Manifest], mapper: ResourceMapper,
@@ -312,6 +321,10 @@ def _defaulted(manifest: Manifest, mapper: ResourceMapper) -> Manifest:
     except UnknownKind:
         return manifest  # its CRD comes with an earlier stage; defaulted when applied
     return with_namespace(manifest, resource)
+
+
+def _observed(report: KustomizationReport) -> dict[ObjectKey, Manifest]:
+    return {c.key: c.observed for c in report.changes.entries if c.observed is not None}
 
 
 def _new_report(rendered: RenderedKustomization, revision: str) -> KustomizationReport:

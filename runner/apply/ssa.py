@@ -135,10 +135,10 @@ class Applier:
         if live is None and not options.dry_run:
             # Nothing to compare with: the dry-run would only say "created". The repository
             # was validated before the first write, and the API server still validates this.
-            self._write(path, manifest, options)
-            return Change(key, Action.CREATED)
+            return Change(key, Action.CREATED, observed=self._write(path, manifest, options))
         if live is not None and not compare.compare(manifest, live).flagged:
-            return Change(key, Action.UNCHANGED)  # every field Git sets already matches
+            # every field Git sets already matches
+            return Change(key, Action.UNCHANGED, observed=live)
         taken_over = False
         if live is not None and policy != "merge" and not options.dry_run:
             taken_over = self._take_over(path, live, options.field_manager)
@@ -155,9 +155,10 @@ class Applier:
         # Diffs for changed objects only: a created object is all new, its diff is noise.
         diff = object_diff(live, dry) if options.with_diff and action == Action.CONFIGURED \
             and live is not None else None
+        observed = live
         if action != Action.UNCHANGED and not options.dry_run:
-            self._write(path, manifest, options)
-        return Change(key, action, diff=diff)
+            observed = self._write(path, manifest, options)
+        return Change(key, action, diff=diff, observed=None if options.dry_run else observed)
 
     def _get(self, path: str) -> Manifest | None:
         began = time.monotonic()
@@ -165,10 +166,12 @@ class Applier:
         self._timed("read", began)
         return live
 
-    def _write(self, path: str, manifest: Manifest, options: ApplyOptions) -> None:
+    def _write(self, path: str, manifest: Manifest, options: ApplyOptions) -> Manifest:
+        """Apply `manifest`; the object as the API server stored it."""
         began = time.monotonic()
-        self.client.apply(path, manifest, options.field_manager)
+        written = self.client.apply(path, manifest, options.field_manager)
         self._timed("write", began)
+        return written
 
     def _immutable(self, manifest: Manifest, path: str, live: Manifest | None, key: ObjectKey,
                    error: ApiError, options: ApplyOptions) -> Change:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from runner.health.status import HealthOptions, Result, Status, compute, not_found
 from runner.kube.client import ApiError, ApiUnavailable, KubeClient
 from runner.kube.discovery import Resource, ResourceMapper
-from runner.manifest import ObjectKey
+from runner.manifest import Manifest, ObjectKey
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -63,10 +63,20 @@ class HealthWaiter:
         self._result = WaitResult()
         self._stop = threading.Event()
 
-    def wait(self, objects: dict[ObjectKey, str], timeout: float) -> WaitResult:
-        """Wait for `objects` (key -> apiVersion) for at most `timeout` seconds."""
+    def wait(self, objects: dict[ObjectKey, str], timeout: float,
+             observed: Mapping[ObjectKey, Manifest] | None = None) -> WaitResult:
+        """Wait for `objects` (key -> apiVersion) for at most `timeout` seconds. Objects
+        `observed` Current already (in the response of their apply) are not watched: most
+        kinds are healthy once stored, and a collection nobody waits on costs no LIST."""
         started = time.monotonic()
-        groups = self._groups(objects)
+        pending = dict(objects)
+        for key, obj in (observed or {}).items():
+            if key in pending:
+                result = compute(obj, self.options)
+                if result.status == Status.CURRENT:
+                    self._result.statuses[key] = result
+                    del pending[key]
+        groups = self._groups(pending)
         threads = [threading.Thread(target=self._watch_group, args=(g,), daemon=True)
                    for g in groups]
         for thread in threads:

@@ -12,13 +12,10 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-from rich.console import Console
 
-from runner.controlplane.cluster import LocalCluster, StartOptions
 from runner.health.status import HealthOptions
 from runner.kube import config as kubeconfig
 from runner.kube.client import KubeClient
-from runner.report import markdown, text
 from runner.report.model import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +76,8 @@ def connect(kubeconfig_path: Path | None, context: str | None,
         finally:
             client.close()
         return
+    from runner.controlplane.cluster import LocalCluster, StartOptions  # --local-cluster only
+
     with tempfile.TemporaryDirectory(prefix="gitops-runner-local-") as workdir:
         started = LocalCluster.start(Path(workdir) / "cluster", name="run",
                                      options=StartOptions(), log=progress)
@@ -103,7 +102,13 @@ def emit(report: RunReport, output: str, report_file: Path | None) -> None:
     if output == "json":
         sys.stdout.buffer.write(as_json + b"\n")
     elif output == "markdown":
+        from runner.report import markdown
+
         click.echo(markdown.render(report, report_hint=str(report_file or "")))
     else:
+        from rich.console import Console  # tables and colour: only for text output
+
+        from runner.report import text
+
         console = Console(width=None if sys.stdout.isatty() else 160)
         text.print_report(report, console, show_diffs=report.command == "plan")

@@ -136,18 +136,10 @@ class Detector:
     def _inventories(self, kustomizations: list[Kustomization]
                      ) -> dict[NamespacedName, inventories.Inventory]:
         """Every inventory parent of these Kustomizations: a LIST per namespace."""
-        wanted = {(ks.namespace, inventories.parent_name(ks)): ks.id for ks in kustomizations}
-        found: dict[NamespacedName, inventories.Inventory] = {}
-        for namespace in sorted({ks.namespace for ks in kustomizations}):
-            items = self.client.list_items(f"/api/v1/namespaces/{namespace}/configmaps",
-                                           {"labelSelector": inventories.APPLYSET_ID_LABEL},
-                                           PAGE_SIZE)
-            for item in items:
-                metadata = item.get("metadata") or {}
-                ks_id = wanted.get((namespace, str(metadata.get("name"))))
-                if ks_id is not None:
-                    found[ks_id] = inventories.decode(item)
-        return found
+        store = inventories.Store(self.client)
+        store.prefetch(kustomizations, PAGE_SIZE)
+        found = {ks.id: store.load(ks) for ks in kustomizations}
+        return {ks_id: inventory for ks_id, inventory in found.items() if inventory is not None}
 
     def _revision_drift(self, entry: KustomizationDrift) -> None:
         if entry.inventory is None:

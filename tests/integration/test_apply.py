@@ -272,3 +272,28 @@ def test_reports_follow_the_published_schema(tmp_path: Path, kube: KubeClient) -
     for report in (apply_repo(kube, tmp_path, dry_run=True), apply_repo(kube, tmp_path)):
         errors = [e.message for e in validator.iter_errors(report.to_json())]
         assert not errors, errors
+
+
+def test_objects_seen_healthy_when_applied_are_not_watched(kube: KubeClient) -> None:
+    from runner.apply.wait import HealthWaiter
+    from runner.kube.discovery import ResourceMapper
+    from runner.manifest import ObjectKey
+
+    created = kube.apply("/api/v1/namespaces/seen-app", namespace("seen-app"), "test")
+    stored = kube.apply("/api/v1/namespaces/seen-app/configmaps/c",
+                        config_map("c", "seen-app", a="1"), "test")
+    rollout = kube.apply("/apis/apps/v1/namespaces/seen-app/deployments/d",
+                         deployment("d", "seen-app"), "test")
+    keys = {ObjectKey("", "Namespace", "", "seen-app"): "v1",
+            ObjectKey("", "ConfigMap", "seen-app", "c"): "v1"}
+    observed = {ObjectKey.of(o): o for o in (created, stored, rollout)}
+    mapper = ResourceMapper(kube)
+    mapper.resource_for("v1", "ConfigMap")  # discovery, not part of what is measured
+    before = kube.request_count
+    result = HealthWaiter(kube, mapper).wait(keys, 30, observed)
+    assert result.ok and kube.request_count == before, "Current when applied: no LIST"
+    # A Deployment is not Current in its apply response (no controller has seen it yet):
+    # it is watched until kwok makes it available.
+    deploy_key = ObjectKey("apps", "Deployment", "seen-app", "d")
+    result = HealthWaiter(kube, mapper).wait({**keys, deploy_key: "apps/v1"}, 60, observed)
+    assert result.ok and kube.request_count > before
