@@ -13,7 +13,7 @@ the same strictness (-strict), `-ignore-missing-schemas` (the corpora's CRDs com
 charts that are not in the repositories) and as many workers as cores (`-n`). Peak memory is
 the largest sum of the resident memory of the tool's process tree, sampled every 20 ms.
 YAML parsing is measured alone too, on (b): PyYAML (runner.yamlio) and the fast path
-(runner.validate.yamlfast), single process.
+(runner.yamlfast), single process.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import peers
 from bench.common import command_line, markdown_table, write_results
 from runner.render.repository import RenderOptions, render
 from runner.validate.export import write_kubeconform_layout
-from runner.validate.yamlfast import parse
+from runner.yamlfast import parse
 from runner.yamlio import dump_all, load_documents
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"

@@ -24,7 +24,8 @@ from runner.manifest import (
     set_labels,
 )
 from runner.render.envsubst import SubstitutionError, check_variable_names, substitute_vars
-from runner.yamlio import YamlError, load_all, split_documents
+from runner.yamlfast import parse
+from runner.yamlio import YamlError, split_documents
 
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
 OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
@@ -115,10 +116,10 @@ def _finish_document(text: str, kustomization: Kustomization, variables: dict[st
 
 def _parse(text: str, kustomization: Kustomization) -> list[Manifest]:
     try:
-        documents = load_all(text, f"output of {kustomization}")
+        documents = parse(text, f"output of {kustomization}").documents
     except YamlError as error:
         raise SubstitutionFailed(error.message, "check the values substituted into it") from error
-    return [d for d in documents if isinstance(d, dict)]
+    return [d for _line, d in documents if isinstance(d, dict)]
 
 
 def _substitution_disabled(manifest: Manifest) -> bool:

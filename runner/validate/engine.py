@@ -24,7 +24,7 @@ from runner.validate import cel, crd, deprecations, rules, schemas
 from runner.validate.locate import Origin, SourceIndex
 from runner.validate.model import Finding, KindSchema, ObjectResult
 from runner.validate.schemas import SchemaStore
-from runner.validate.yamlfast import parse
+from runner.yamlfast import parse
 from runner.yamlio import YamlError
 
 if TYPE_CHECKING:  # rendering is not imported for plain files (start-up time)

@@ -21,7 +21,7 @@ from runner.controlplane.cluster import LocalCluster
 from runner.kube.client import ApiError, KubeClient
 from runner.kube.discovery import ResourceMapper, UnknownKind
 from runner.validate import crd, engine, schemas
-from runner.validate.yamlfast import parse
+from runner.yamlfast import parse
 from tests.unit.validate.conftest import CORPUS, expected_cases, run_cli
 
 pytestmark = pytest.mark.cluster

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from runner.validate.yamlfast import parse
+from runner.yamlfast import parse
 from runner.yamlio import YamlError, load_documents
 from tests.conftest import CORPORA, EXAMPLES
 
@@ -51,7 +51,7 @@ def test_errors_name_the_file_line() -> None:
 
 def test_cheap_hints_match_wherever_the_full_pattern_does() -> None:
     """maybe_suspect() may say yes too often (PyYAML then decides), never too rarely."""
-    from runner.validate.yamlfast import _SUSPECT, maybe_suspect
+    from runner.yamlfast import _SUSPECT, maybe_suspect
     pieces = ["a", "key", ":", ": ", " ", "  ", "\t", "\n", "- ", "-", "+", "[", "]", "{", "}",
               ",", "#", "?", "0", "1", "7", "9", "_", ".", "e", "b", "O", "x", "yes", "No",
               "ON", "off", "oN", "<<", "!", "!!str ", "'", '"', "\r\n"]

@@ -1,16 +1,17 @@
 """Reading manifest files fast, with exactly runner.yamlio's (Flux's) YAML semantics.
 
 PyYAML with libyaml parses in C but builds and resolves every value in Python: about
-1 MB/s. The validate stage reads whole repositories and large generated sets, so documents
-are parsed with yaml-rs (a Rust YAML 1.2 parser, about 6x faster), and handed to PyYAML
-(runner.yamlio) whenever the two could disagree:
+2 MB/s. Rendering reads every object kustomize emits, and the validate stage whole
+repositories and large generated sets, so documents are parsed with yaml-rs (a Rust YAML 1.2
+parser, about 8x faster) and handed to PyYAML (runner.yamlio) whenever the two could
+disagree:
 - a plain scalar that YAML 1.1 resolves differently from YAML 1.2 (`yes`/`no`/`on`/`off`,
-  octal `0755`, `0o17`, `0b101`, sexagesimal `1:30`, `1_000`) — found by a regular
-  expression on the text, so a document without one never pays for PyYAML;
+  octal `0755`, `0o17`, `0b101`, sexagesimal `1:30`, `1_000`) — found by regular
+  expressions on the text, so a document without one never pays for PyYAML;
 - merge keys (`<<`) and explicit tags (`!!str`), which YAML 1.2 treats differently;
 - any error in yaml-rs (PyYAML then reports it, with the file and line, or accepts it).
 Duplicate keys are detected by yaml-rs while parsing; only then is PyYAML's composer run to
-say on which line. tests/unit/validate/test_yamlfast.py checks both paths agree on every
+say on which line. tests/unit/test_yamlfast.py checks both paths agree on every
 YAML file of the examples and the shared corpora.
 JSON documents are read with orjson.
 """
@@ -37,7 +38,7 @@ _SUSPECT = re.compile(
 # Cheap hints that a file may hold one of those patterns: each starts with a literal, so the
 # regex engine jumps between its rare occurrences instead of trying every position (about
 # 20x faster than _SUSPECT on 15 MB). Together they match wherever _SUSPECT does
-# (tests/unit/validate/test_yamlfast.py checks that on generated text): a leading zero after
+# (tests/unit/test_yamlfast.py checks that on generated text): a leading zero after
 # a separator (optionally signed), a digit or `_` on both sides of `:`, `_` after a digit or
 # `.`, a yes/no/on/off word between a separator and an end, `<<`, `!`.
 _SEPARATOR_BEFORE = r"[^ \t\n\[{,]"  # lookbehinds: "not preceded by a non-separator"
