@@ -35,6 +35,9 @@ from runner.yamlio import dump_all
 
 RUNNER = str(Path(sys.executable).parent / "gitops-runner")
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
+# Part of every repository's content, so that a run never finds renders of an earlier run
+# in the render cache: the first apply renders cold, as a new repository does.
+RUN = str(int(time.time()))
 KINDS = (("ConfigMap", 15), ("Secret", 10), ("Service", 8), ("ServiceAccount", 8),
          ("Role", 4), ("RoleBinding", 4))
 
@@ -43,7 +46,8 @@ def objects_for(namespace: str, per_kustomization: int, deployments: int,
                 version: int) -> list[Manifest]:
     """A namespace and its mixed objects; `version` changes 1 in 50 objects' content."""
     documents: list[Manifest] = [{"apiVersion": "v1", "kind": "Namespace",
-                                  "metadata": {"name": namespace}}]
+                                  "metadata": {"name": namespace,
+                                               "labels": {"bench-run": RUN}}}]
     quota = dict(KINDS)
     scale = (per_kustomization - 1) / sum(quota.values())
     for kind, share in KINDS:
