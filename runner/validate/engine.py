@@ -9,7 +9,6 @@ cross-object rules (duplicates, namespaces) run on those in the parent.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
@@ -389,6 +388,8 @@ def _expand_lists(document: Any) -> list[Any]:
 def _pool_map(function: Callable[[Any], Any], chunks: list[Any], workers: int) -> list[Any]:
     if workers <= 1 or len(chunks) <= 1:
         return [function(chunk) for chunk in chunks]
+    import multiprocessing  # only for large inputs: small ones start faster without it
+
     fork = multiprocessing.get_context("fork")
     with fork.Pool(workers) as pool:
         return list(pool.imap(function, chunks))
