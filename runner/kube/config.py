@@ -97,7 +97,8 @@ def _from_settings(settings: object, context: str) -> ClusterConfig:
 
 
 def _load_static(path: Path, context: str | None) -> ClusterConfig | None:
-    """The settings of `context` when they are static credentials; None otherwise."""
+    """The settings of `context` when they are static credentials; None otherwise (and
+    when anything is off: the official reader then gives the precise error)."""
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
         name = context or document.get("current-context") or ""
@@ -105,11 +106,16 @@ def _load_static(path: Path, context: str | None) -> ClusterConfig | None:
         cluster = _named(document, "clusters", selected.get("cluster"), "cluster")
         user = _named(document, "users", selected.get("user"), "user") \
             if selected.get("user") else {}
-    except (OSError, yaml.YAMLError, AttributeError, LookupError, TypeError):
-        return None  # the official reader gives the precise error
-    if not cluster.get("server") or set(cluster) - _CLUSTER_KEYS or set(user) - _USER_KEYS:
+        if not cluster.get("server") or set(cluster) - _CLUSTER_KEYS \
+                or set(user) - _USER_KEYS:
+            return None
+        return _static_config(cluster, user, path.parent, context or "")
+    except (OSError, yaml.YAMLError, AttributeError, LookupError, TypeError, ValueError):
         return None
-    base = path.parent
+
+
+def _static_config(cluster: dict[str, Any], user: dict[str, Any], base: Path,
+                   context: str) -> ClusterConfig:
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = (base / str(user["tokenFile"])).read_text(encoding="utf-8").strip()
@@ -120,7 +126,7 @@ def _load_static(path: Path, context: str | None) -> ClusterConfig | None:
         client_cert_file=_file_of(user, "client-certificate", base),
         client_key_file=_file_of(user, "client-key", base),
         token=str(token) if token else None,
-        context=context or "",
+        context=context,
     )
 
 

@@ -89,3 +89,10 @@ def test_an_unknown_context_is_reported_by_name(tmp_path: Path) -> None:
     path = _kubeconfig(tmp_path, {"insecure-skip-tls-verify": True}, {"token": "t"})
     with pytest.raises(config.RunnerError, match="cannot read kubeconfig"):
         config.load(path, "missing")
+
+
+def test_a_missing_token_file_is_reported_by_the_kubernetes_package(tmp_path: Path) -> None:
+    path = _kubeconfig(tmp_path, {"insecure-skip-tls-verify": True}, {"tokenFile": "absent"})
+    assert config._load_static(path, None) is None
+    with pytest.raises(config.RunnerError, match="cannot read kubeconfig"):
+        config.load(path)
