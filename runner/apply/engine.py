@@ -195,14 +195,18 @@ class Engine:
         options = ApplyOptions(force=ks.force, dry_run=self.options.dry_run,
                                with_diff=self.options.dry_run)
         selected = (self.options.only or {}).get(ks.id)
+        new_namespaces: frozenset[str] = frozenset()
         for stage in range(len(STAGE_NAMES)):
             members = [m for m in objects if stage_of(str(m.get("kind"))) == stage
                        and (selected is None or ObjectKey.of(m) in selected)]
             if not members:
                 continue
             began = time.monotonic()
-            changes = self._dry_run_aware(self.applier.apply_all(members, options))
+            changes = self._dry_run_aware(self.applier.apply_all(members, options,
+                                                                 new_namespaces))
             report.changes.extend(changes)
+            new_namespaces |= {c.key.name for c in changes if c.action == Action.CREATED
+                               and c.key.kind == "Namespace" and c.key.group == ""}
             _add_timing(report, "apply", time.monotonic() - began)
             self.options.progress(f"{ks}: {STAGE_NAMES[stage]}: {_summary(changes)}")
             failed = [c for c in changes if c.action == Action.FAILED]

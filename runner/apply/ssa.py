@@ -71,9 +71,12 @@ class Applier:
         with self._lock:
             self.seconds[phase] += time.monotonic() - started
 
-    def apply_all(self, manifests: list[Manifest], options: ApplyOptions) -> list[Change]:
-        """Apply (or dry-run) every object concurrently; results in input order."""
-        live = self._prefetch(manifests)
+    def apply_all(self, manifests: list[Manifest], options: ApplyOptions,
+                  new_namespaces: frozenset[str] = frozenset()) -> list[Change]:
+        """Apply (or dry-run) every object concurrently; results in input order. Objects in
+        `new_namespaces` (created moments ago by the same Kustomization) are not read first:
+        nothing there can be ours yet."""
+        live = self._prefetch(manifests, new_namespaces)
         if len(manifests) <= 1:
             return [self.apply(m, options, live) for m in manifests]
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -96,10 +99,12 @@ class Applier:
         change.version = version
         return change
 
-    def _prefetch(self, manifests: list[Manifest]) -> dict[str, Manifest | None]:
+    def _prefetch(self, manifests: list[Manifest], new_namespaces: frozenset[str],
+                  ) -> dict[str, Manifest | None]:
         """Live objects by URL path, one LIST per collection holding several of them (a
-        GET per object costs a round trip each)."""
+        GET per object costs a round trip each); None for those in a new namespace."""
         groups: dict[str, tuple[Resource, list[tuple[str, str]]]] = {}
+        found: dict[str, Manifest | None] = {}
         for manifest in manifests:
             try:
                 resource = self.mapper.resource_for(str(manifest.get("apiVersion")),
@@ -108,9 +113,14 @@ class Applier:
                 continue
             namespace = with_namespace(manifest, resource)["metadata"].get("namespace")
             name = str((manifest.get("metadata") or {}).get("name"))
+            if namespace in new_namespaces and SSA_ANNOTATION not in annotations_of(manifest):
+                # Controllers add a few objects to every new namespace (the `default`
+                # ServiceAccount, kube-root-ca.crt): if Git has one too, the apply merges
+                # into it and the write's managedFields say so (see _apply).
+                found[resource.object_path(name, namespace)] = None
+                continue
             groups.setdefault(resource.collection_path(namespace), (resource, []))[1].append(
                 (name, resource.object_path(name, namespace)))
-        found: dict[str, Manifest | None] = {}
         for collection, (resource, members) in groups.items():
             if len(members) >= PREFETCH_MIN_OBJECTS:
                 found.update(self._list(collection, members, resource))
@@ -135,7 +145,10 @@ class Applier:
         if live is None and not options.dry_run:
             # Nothing to compare with: the dry-run would only say "created". The repository
             # was validated before the first write, and the API server still validates this.
-            return Change(key, Action.CREATED, observed=self._write(path, manifest, options))
+            written = self._write(path, manifest, options)
+            action = Action.CREATED if _made_by(written, options.field_manager) \
+                else Action.CONFIGURED  # it appeared since it was read, or was not read
+            return Change(key, action, observed=written)
         if live is not None and not compare.compare(manifest, live).flagged:
             # every field Git sets already matches
             return Change(key, Action.UNCHANGED, observed=live)
@@ -220,6 +233,12 @@ class Applier:
                             content_type="application/json-patch+json")
         return True
 
+
+
+def _made_by(written: Manifest, manager: str) -> bool:
+    """Whether the apply that returned `written` created it: nobody else has touched it."""
+    entries = (written.get("metadata") or {}).get("managedFields") or []
+    return all(entry.get("manager") == manager for entry in entries)
 
 
 def with_namespace(manifest: Manifest, resource: Resource) -> Manifest:

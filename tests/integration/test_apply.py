@@ -297,3 +297,37 @@ def test_objects_seen_healthy_when_applied_are_not_watched(kube: KubeClient) -> 
     deploy_key = ObjectKey("apps", "Deployment", "seen-app", "d")
     result = HealthWaiter(kube, mapper).wait({**keys, deploy_key: "apps/v1"}, 60, observed)
     assert result.ok and kube.request_count > before
+
+
+def test_a_namespace_created_by_the_run_is_not_read_again(tmp_path: Path, kube: KubeClient,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           ) -> None:
+    listed: list[str] = []
+    real_list = kube.list_items
+
+    def recording_list(path: str, *args: object, **kwargs: object) -> list[dict[str, object]]:
+        listed.append(path)
+        return real_list(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kube, "list_items", recording_list)
+    # The controllers make a `default` ServiceAccount in every new namespace, maybe before
+    # the apply: then it merges into that one and says so.
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "default", "namespace": "fresh-app"},
+               "imagePullSecrets": [{"name": "registry"}]}
+    make_repo(tmp_path, "fresh", [kustomization("app", "fresh", "./app")],
+              {"app/all.yaml": [namespace("fresh-app"), account,
+                                *[config_map(f"c{i}", "fresh-app", a="1") for i in range(4)]]})
+    report = apply_repo(kube, tmp_path)
+    assert report.ok
+    found = actions(report, "app")
+    assert found["Namespace/fresh-app"] == "created"
+    assert {found[f"ConfigMap/fresh-app/c{i}"] for i in range(4)} == {"created"}
+    assert found["ServiceAccount/fresh-app/default"] in ("created", "configured")
+    assert not [p for p in listed if "/namespaces/fresh-app/" in p]
+    live = kube.get("/api/v1/namespaces/fresh-app/serviceaccounts/default")
+    assert live["imagePullSecrets"] == [{"name": "registry"}]
+    # Once the namespace exists, objects are read (one LIST) and found unchanged.
+    again = apply_repo(kube, tmp_path)
+    assert set(actions(again, "app").values()) == {"unchanged"}
+    assert "/api/v1/namespaces/fresh-app/configmaps" in listed
