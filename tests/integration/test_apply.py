@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -305,9 +307,10 @@ def test_a_namespace_created_by_the_run_is_not_read_again(tmp_path: Path, kube: 
     listed: list[str] = []
     real_list = kube.list_items
 
-    def recording_list(path: str, *args: object, **kwargs: object) -> list[dict[str, object]]:
+    def recording_list(path: str, params: Mapping[str, str] | None = None,
+                       page_size: int = 500) -> list[dict[str, Any]]:
         listed.append(path)
-        return real_list(path, *args, **kwargs)  # type: ignore[arg-type]
+        return real_list(path, params, page_size)
 
     monkeypatch.setattr(kube, "list_items", recording_list)
     # The controllers make a `default` ServiceAccount in every new namespace, maybe before
