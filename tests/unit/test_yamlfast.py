@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from runner import yamlfast
 from runner.yamlfast import parse
 from runner.yamlio import YamlError, load_documents
 from tests.conftest import CORPORA, EXAMPLES
@@ -49,17 +50,37 @@ def test_errors_name_the_file_line() -> None:
         parse("a: 1\n---\nb: 2\nc: [1\n", "f.yaml")
 
 
+_PIECES = ["a", "key", ":", ": ", " ", "  ", "\t", "\n", "- ", "-", "+", "[", "]", "{", "}",
+           ",", "#", "?", "0", "1", "7", "9", "_", ".", "e", "b", "O", "x", "yes", "No", "ON",
+           "off", "oN", "<<", "!", "!!str ", "'", '"', "\r\n"]
+
+
+def _misses() -> tuple[int, list[str]]:
+    """(texts the full pattern matches, those of them maybe_suspect() misses)."""
+    rng = random.Random(7)
+    matched, missed = 0, []
+    for _ in range(40_000):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 12)))
+        if yamlfast._SUSPECT.search(text):
+            matched += 1
+            if not yamlfast.maybe_suspect(text):
+                missed.append(text)
+    return matched, missed
+
+
 def test_cheap_hints_match_wherever_the_full_pattern_does() -> None:
     """maybe_suspect() may say yes too often (PyYAML then decides), never too rarely."""
-    from runner.yamlfast import _SUSPECT, maybe_suspect
-    pieces = ["a", "key", ":", ": ", " ", "  ", "\t", "\n", "- ", "-", "+", "[", "]", "{", "}",
-              ",", "#", "?", "0", "1", "7", "9", "_", ".", "e", "b", "O", "x", "yes", "No",
-              "ON", "off", "oN", "<<", "!", "!!str ", "'", '"', "\r\n"]
-    rng = random.Random(7)
-    matched = 0
-    for _ in range(40_000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
-        if _SUSPECT.search(text):
-            matched += 1
-            assert maybe_suspect(text), repr(text)
+    matched, missed = _misses()
     assert matched > 1_000  # the generator does reach the patterns
+    assert not missed
+
+
+@pytest.mark.parametrize("hints,index", [("_NUMBER_HINTS", i) for i in range(3)]
+                         + [("_WORD_HINTS", i) for i in range(4)])
+def test_every_cheap_hint_is_needed(monkeypatch: pytest.MonkeyPatch, hints: str,
+                                    index: int) -> None:
+    """Without any one of the hints the generated texts show a miss: the check above can
+    fail, and no hint is dead weight."""
+    kept = tuple(h for i, h in enumerate(getattr(yamlfast, hints)) if i != index)
+    monkeypatch.setattr(yamlfast, hints, kept)
+    assert _misses()[1]
