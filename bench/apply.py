@@ -205,7 +205,7 @@ def run_scenarios(work: Path, cluster: LocalCluster, n: int, m: int,
     client = cluster.client()
     results: dict[str, Any] = {"objects": len(flat_objects("r", n, m, 0, 0))}
     # (a) is the noisiest scenario (everything is written): the median of several rounds,
-    # each contender on fresh namespaces, taking turns so that all see the same cluster.
+    # each contender on fresh namespaces (the order within a round: _first_apply).
     rounds = [_first_apply(work, cluster, client, n, m, index) for index in range(a_rounds)]
     results["a_rounds"] = [{"runner": r["runner"]["seconds"], "kubectl": r["kubectl"]["seconds"],
                             "kubectl_each": r["kubectl_each"], "raw": r["raw"]}
