@@ -80,6 +80,19 @@ def load_all(text: str, source: str = "<input>") -> list[Any]:
         raise _error(source, error) from error
 
 
+def compose(text: str) -> yaml.Node | None:
+    """The node tree (with line marks) of one document, read as load_all() reads it:
+    libyaml, then the pure-Python composer for what libyaml refuses (a redefined anchor).
+    None if the document cannot be read."""
+    for loader in (FastLoader, TolerantLoader):
+        try:
+            node: yaml.Node | None = yaml.compose(text, Loader=loader)
+            return node
+        except yaml.YAMLError:
+            continue
+    return None
+
+
 def load_documents(text: str, source: str = "<input>") -> Iterator[tuple[int, Any]]:
     """(1-based first line, document) pairs, so findings can point at a line of a file."""
     for start_line, chunk in split_documents(text):

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from runner.yamlio import FastLoader, TolerantLoader, split_documents
+from runner.yamlio import compose, split_documents
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
@@ -81,7 +81,7 @@ class SourceIndex:
         chunk = next((c for line, c in split_documents(text) if line == origin.line), None)
         if chunk is None:
             return origin.line
-        node = _compose(chunk)
+        node: Any = compose(chunk)
         if node is None:
             return origin.line
         line = 0
@@ -91,17 +91,6 @@ class SourceIndex:
                 break
             node, line = found
         return origin.line + line
-
-
-def _compose(chunk: str) -> Any:
-    """The node tree of one document: libyaml's composer, the pure-Python one for what it
-    refuses (a redefined anchor); None if the document cannot be read."""
-    for loader in (FastLoader, TolerantLoader):
-        try:
-            return yaml.compose(chunk, Loader=loader)
-        except yaml.YAMLError:
-            continue
-    return None
 
 
 def _child(node: Any, part: str) -> tuple[Any, int] | None:
