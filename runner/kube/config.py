@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import functools
 import os
 import shutil
 import tempfile
@@ -151,15 +152,16 @@ def _file_of(entry: dict[str, Any], key: str, base: Path) -> str | None:
     return None
 
 
-_PRIVATE_DIRECTORY: list[str] = []
+@functools.cache
+def _private_directory() -> str:
+    """A directory only we can read (mode 0700), removed when the process ends."""
+    directory = tempfile.mkdtemp(prefix="gitops-runner-kube-")
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
 
 
 def _private_file(content: bytes) -> str:
-    if not _PRIVATE_DIRECTORY:
-        directory = tempfile.mkdtemp(prefix="gitops-runner-kube-")  # mode 0700
-        atexit.register(shutil.rmtree, directory, True)
-        _PRIVATE_DIRECTORY.append(directory)
-    handle, name = tempfile.mkstemp(dir=_PRIVATE_DIRECTORY[0])
+    handle, name = tempfile.mkstemp(dir=_private_directory())
     with os.fdopen(handle, "wb") as file:  # mkstemp: mode 0600
         file.write(content)
     return name
